@@ -1,0 +1,222 @@
+"""The source registry and the hand-curated disclosures, loaded from data files and validated.
+
+`data/sources/registry.yaml` lists every source document; `data/curated/<source_id>.yaml` holds the
+figures a team member read in that document, each exactly as printed with a locator. Files are
+validated on load; an error names the file, the entry and the field.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from pathlib import Path
+from typing import Annotated, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, field_validator
+
+from pipelines.lib import units
+
+STAGES = ("pretraining", "fine-tuning", "development", "inference", "total")
+BASES = ("location-based", "market-based", "operational", "lifecycle", "unspecified")
+SOURCE_KINDS = ("paper", "model_card", "technical_report", "web_page", "dataset", "hub_card")
+
+Stage = Literal["pretraining", "fine-tuning", "development", "inference", "total"]
+Basis = Literal["location-based", "market-based", "operational", "lifecycle", "unspecified"]
+Metric = Literal["emissions", "energy", "chip_hours", "power", "pue", "carbon_intensity", "chip_count",
+                 "duration", "water"]
+Slug = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_]*$", max_length=80)]
+ModelId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]*/[A-Za-z0-9_.\-]+$",
+                                           max_length=200)]
+Text = Annotated[str, StringConstraints(min_length=1, strip_whitespace=True)]
+Url = Annotated[str, StringConstraints(pattern=r"^https?://\S+$")]
+
+
+class CuratedDataError(ValueError):
+    """An invalid curated data file; the message names the file and the field."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class TableSpec(_Strict):
+    """Where a source prints its figures as a table, and how its columns map to metrics."""
+
+    table: Text  # e.g. "Table 15": matched against the table's caption
+    model_column: int  # 0-based column holding the model name
+    columns: dict[Metric, int]  # metric -> 0-based column index
+    units: dict[Metric, str] = {}  # printed unit per metric when the cells hold bare numbers
+
+
+class Source(_Strict):
+    source_id: Slug
+    title: Text
+    organization: Text
+    published: dt.date
+    kind: Literal["paper", "model_card", "technical_report", "web_page", "dataset", "hub_card"]
+    url: Url
+    fetch_url: Url | None = None  # what the ingest stage fetches (e.g. the arXiv HTML rendering)
+    license: Text  # the document's own license; only facts are taken from it
+    verified_in: Text  # where a team member read the figures (stored copy, locator of the copy)
+    extraction: list[TableSpec] = []
+
+
+class Figure(_Strict):
+    metric: Metric
+    value: Text  # exactly as printed, without its unit
+    unit: str  # exactly as printed ("" when the document prints a bare number, e.g. a PUE)
+    locator: Text  # table/section/row/column or YAML key
+    basis: Basis | None = None  # overrides the run's basis (emissions and carbon intensity only)
+    functional_unit: str | None = None  # for per-use figures: "query", "1,000 inferences"...
+    is_superseded: bool = False
+    superseded_on: dt.date | None = None
+    note: str | None = None  # the curator's own words, never a quotation
+
+    @field_validator("value", mode="before")
+    @classmethod
+    def _printed_text(cls, v):
+        if isinstance(v, bool) or isinstance(v, float):
+            raise ValueError("write the value as a quoted string exactly as printed (YAML changes floats)")
+        return str(v) if isinstance(v, int) else v
+
+
+class Run(_Strict):
+    model_id: ModelId
+    model_name: Text
+    organization: Text  # the developer of the model (not the restating source)
+    stage: Stage
+    year: int | None = Field(default=None, ge=1990, le=2100)
+    hardware: str | None = None  # as printed
+    location: str | None = None  # as printed
+    basis: Basis = "unspecified"  # basis of the emission figures of this run
+    is_restatement: bool = False  # the source re-computes or repeats another developer's figure
+    is_pue_included: bool | None = None
+    is_idle_included: bool | None = None
+    is_embodied_included: bool | None = None
+    figures: list[Figure] = Field(min_length=1)
+
+
+class CuratedFile(_Strict):
+    source_id: Slug
+    runs: list[Run] = Field(min_length=1)
+
+
+def _read_yaml(path: Path):
+    try:
+        with path.open(encoding="utf-8") as fh:
+            return yaml.safe_load(fh)
+    except (OSError, yaml.YAMLError, UnicodeDecodeError) as exc:
+        raise CuratedDataError(f"{path}: cannot read YAML: {exc}") from exc
+
+
+def _describe(exc: ValidationError, path: Path, prefix: tuple = ()) -> str:
+    lines = []
+    for err in exc.errors():
+        where = ".".join(str(p) for p in (*prefix, *err["loc"]))
+        lines.append(f"{path}: field {where}: {err['msg']}")
+    return "\n".join(lines)
+
+
+def load_registry(path: Path) -> list[Source]:
+    data = _read_yaml(path)
+    if not isinstance(data, list):
+        raise CuratedDataError(f"{path}: expected a list of sources")
+    sources, seen = [], set()
+    for i, entry in enumerate(data):
+        try:
+            source = Source.model_validate(entry)
+        except ValidationError as exc:
+            sid = entry.get("source_id", "?") if isinstance(entry, dict) else "?"
+            raise CuratedDataError(_describe(exc, path, (f"[{i}] {sid}",))) from exc
+        if source.source_id in seen:
+            raise CuratedDataError(f"{path}: field [{i}].source_id: duplicate source_id {source.source_id!r}")
+        seen.add(source.source_id)
+        sources.append(source)
+    return sources
+
+
+def load_curated_file(path: Path, known_sources: set[str]) -> CuratedFile:
+    data = _read_yaml(path)
+    try:
+        curated = CuratedFile.model_validate(data)
+    except ValidationError as exc:
+        raise CuratedDataError(_describe(exc, path)) from exc
+    if curated.source_id != path.stem:
+        raise CuratedDataError(f"{path}: field source_id: {curated.source_id!r} must match the file name")
+    if curated.source_id not in known_sources:
+        raise CuratedDataError(f"{path}: field source_id: {curated.source_id!r} is not in the source registry")
+    for r, run in enumerate(curated.runs):
+        for f, fig in enumerate(run.figures):
+            try:
+                units.normalize(fig.metric, fig.value, fig.unit)
+            except units.UnitError as exc:
+                raise CuratedDataError(f"{path}: field runs.{r}.figures.{f} ({run.model_id} {fig.metric}): {exc}")
+            if fig.is_superseded and fig.superseded_on is None:
+                raise CuratedDataError(f"{path}: field runs.{r}.figures.{f}.superseded_on: required when superseded")
+    return curated
+
+
+def disclosure_id(source_id: str, model_id: str, stage: str, metric: str, basis: str | None,
+                  functional_unit: str | None, locator: str) -> str:
+    """Stable row id: the same figure at the same place in the same document keeps its id across releases."""
+    key = "\x1f".join([source_id, model_id, stage, metric, basis or "", functional_unit or "", locator])
+    return "d_" + hashlib.sha256(key.encode()).hexdigest()[:16]
+
+
+def curated_figure_rows(curated_dir: Path, registry: list[Source]) -> list[dict]:
+    """Every curated figure as one flat row (printed value and unit kept as text, not yet normalized)."""
+    known = {s.source_id for s in registry}
+    rows = []
+    for path in sorted(curated_dir.glob("*.yaml")):
+        curated = load_curated_file(path, known)
+        for run in curated.runs:
+            for fig in run.figures:
+                basis = fig.basis or (run.basis if fig.metric in ("emissions", "carbon_intensity") else None)
+                rows.append({
+                    "disclosure_id": disclosure_id(curated.source_id, run.model_id, run.stage, fig.metric,
+                                                   basis, fig.functional_unit, fig.locator),
+                    "source_id": curated.source_id,
+                    "model_id": run.model_id,
+                    "model_name": run.model_name,
+                    "organization": run.organization,
+                    "stage": run.stage,
+                    "year": run.year,
+                    "hardware": run.hardware,
+                    "location": run.location,
+                    "is_restatement": run.is_restatement,
+                    "is_pue_included": run.is_pue_included,
+                    "is_idle_included": run.is_idle_included,
+                    "is_embodied_included": run.is_embodied_included,
+                    "metric": fig.metric,
+                    "basis": basis,
+                    "functional_unit": fig.functional_unit,
+                    "value_as_printed": fig.value,
+                    "unit_as_printed": fig.unit,
+                    "locator": fig.locator,
+                    "is_superseded": fig.is_superseded,
+                    "superseded_on": fig.superseded_on.isoformat() if fig.superseded_on else None,
+                    "note": fig.note,
+                    "extraction_method": "curated",
+                    "curated_file": f"data/curated/{path.name}",
+                })
+    ids = [r["disclosure_id"] for r in rows]
+    if len(ids) != len(set(ids)):
+        dup = sorted({i for i in ids if ids.count(i) > 1})
+        raise CuratedDataError(f"{curated_dir}: the same figure is curated twice (ids {dup[:5]}); "
+                               "give each a distinct locator")
+    return rows
+
+
+def source_rows(registry: list[Source]) -> list[dict]:
+    return [{
+        "source_id": s.source_id,
+        "title": s.title,
+        "organization": s.organization,
+        "published_date": s.published.isoformat(),
+        "kind": s.kind,
+        "url": s.url,
+        "fetch_url": s.fetch_url,
+        "license": s.license,
+        "verified_in": s.verified_in,
+    } for s in registry]

@@ -1,0 +1,22 @@
+"""Shared field builders: every column carries a description and, for quantities, its unit."""
+
+from __future__ import annotations
+
+import pandera.pandas as pa
+
+STAGES = ["pretraining", "fine-tuning", "development", "inference", "total"]
+BASES = ["location-based", "market-based", "operational", "lifecycle", "unspecified"]
+ORIGINS = ["disclosed", "estimated"]
+
+
+def col(description: str, *, unit: str | None = None, nullable: bool = False, **checks):
+    """A pandera Field with the description and unit that the data package publishes."""
+    metadata = {"unit": unit} if unit else {}
+    return pa.Field(description=description, nullable=nullable, coerce=True, metadata=metadata, **checks)
+
+
+class ContractModel(pa.DataFrameModel):
+    class Config:
+        strict = True  # the published columns are exactly these, in this order
+        ordered = True
+        coerce = True
