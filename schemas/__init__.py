@@ -1,14 +1,40 @@
-"""Table contracts: one pandera DataFrameModel per published table (column names, types, units, docs)."""
+"""Table contracts: one pandera DataFrameModel per published table (column names, types, units, docs).
+
+The contract is the single source for validation (blocking asset checks), the Parquet schema of a
+release and its `datapackage.json`.
+"""
+
+from dataclasses import dataclass
+
+import pandera.pandas as pa
 
 from schemas.disclosures import Disclosures
 from schemas.quarantine import Quarantine
 from schemas.sources import Sources
 from schemas.training_runs import TrainingRuns
 
-# table name (= asset key = DuckDB table = export file name) -> contract
-CONTRACTS = {
-    "sources": Sources,
-    "disclosures": Disclosures,
-    "training_runs": TrainingRuns,
-    "quarantine": Quarantine,
+
+@dataclass(frozen=True)
+class PublishedTable:
+    name: str  # asset key = DuckDB table = export file name
+    model: type[pa.DataFrameModel]
+    primary_key: str
+
+    @property
+    def description(self) -> str:
+        return " ".join((self.model.__doc__ or "").split())
+
+    @property
+    def columns(self) -> list[str]:
+        return list(self.model.to_schema().columns)
+
+
+PUBLISHED_TABLES: dict[str, PublishedTable] = {
+    t.name: t
+    for t in [
+        PublishedTable("training_runs", TrainingRuns, "run_id"),
+        PublishedTable("disclosures", Disclosures, "disclosure_id"),
+        PublishedTable("sources", Sources, "source_id"),
+        PublishedTable("quarantine", Quarantine, "quarantine_id"),
+    ]
 }

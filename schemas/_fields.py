@@ -7,6 +7,8 @@ import pandera.pandas as pa
 STAGES = ["pretraining", "fine-tuning", "development", "inference", "total"]
 BASES = ["location-based", "market-based", "operational", "lifecycle", "unspecified"]
 ORIGINS = ["disclosed", "estimated"]
+# curated documents have a slug; a Hub model card is `hub:<repo_id>`
+SOURCE_ID_PATTERN = r"^([a-z0-9][a-z0-9_]*|hub:[A-Za-z0-9][A-Za-z0-9_.\-]*/[A-Za-z0-9_.\-]+)$"
 
 
 def col(description: str, *, unit: str | None = None, nullable: bool = False, **checks):

@@ -24,6 +24,9 @@ class Disclosures(ContractModel):
     value_qualifier: Series[str] = col("Qualifier printed with the value", nullable=True,
                                        isin=["approximately", "less_than", "more_than"])
     functional_unit: Series[str] = col("For per-use figures, what one value is per (e.g. query)", nullable=True)
+    component: Series[str] = col("Part of the footprint the figure covers (dynamic, idle, infrastructure, "
+                                 "embodied); empty when it covers the whole run", nullable=True,
+                                 isin=["dynamic", "idle", "infrastructure", "embodied"])
     value_as_printed: Series[str] = col("The value exactly as printed in the source")
     unit_as_printed: Series[str] = col("The unit exactly as printed in the source", nullable=True)
     locator: Series[str] = col("Where in the source: table, row, column, section or YAML key")

@@ -1,12 +1,12 @@
 from pandera.typing import Series
 
-from schemas._fields import ContractModel, col
+from schemas._fields import SOURCE_ID_PATTERN, ContractModel, col
 
 
 class Sources(ContractModel):
     """One row per source document that the dataset cites."""
 
-    source_id: Series[str] = col("Stable id of the source document", unique=True, str_matches=r"^[a-z0-9_]+$")
+    source_id: Series[str] = col("Stable id of the source document", unique=True, str_matches=SOURCE_ID_PATTERN)
     title: Series[str] = col("Title of the document")
     organization: Series[str] = col("Organization that published the document")
     published_date: Series[str] = col("Publication date (ISO 8601) of the cited version", nullable=True,

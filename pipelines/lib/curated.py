@@ -69,6 +69,9 @@ class Figure(_Strict):
     locator: Text  # table/section/row/column or YAML key
     basis: Basis | None = None  # overrides the run's basis (emissions and carbon intensity only)
     functional_unit: str | None = None  # for per-use figures: "query", "1,000 inferences"...
+    # a part of the run's footprint rather than all of it: dynamic (chips' draw), idle (idle chips and
+    # infrastructure), embodied (manufacturing share); None = the figure covers the run as scoped above
+    component: Literal["dynamic", "idle", "infrastructure", "embodied"] | None = None
     is_superseded: bool = False
     superseded_on: dt.date | None = None
     note: str | None = None  # the curator's own words, never a quotation
@@ -158,9 +161,10 @@ def load_curated_file(path: Path, known_sources: set[str]) -> CuratedFile:
 
 
 def disclosure_id(source_id: str, model_id: str, stage: str, metric: str, basis: str | None,
-                  functional_unit: str | None, locator: str) -> str:
+                  functional_unit: str | None, locator: str, component: str | None = None) -> str:
     """Stable row id: the same figure at the same place in the same document keeps its id across releases."""
-    key = "\x1f".join([source_id, model_id, stage, metric, basis or "", functional_unit or "", locator])
+    parts = [source_id, model_id, stage, metric, basis or "", functional_unit or "", locator]
+    key = "\x1f".join(parts + ([component] if component else []))
     return "d_" + hashlib.sha256(key.encode()).hexdigest()[:16]
 
 
@@ -175,7 +179,7 @@ def curated_figure_rows(curated_dir: Path, registry: list[Source]) -> list[dict]
                 basis = fig.basis or (run.basis if fig.metric in ("emissions", "carbon_intensity") else None)
                 rows.append({
                     "disclosure_id": disclosure_id(curated.source_id, run.model_id, run.stage, fig.metric,
-                                                   basis, fig.functional_unit, fig.locator),
+                                                   basis, fig.functional_unit, fig.locator, fig.component),
                     "source_id": curated.source_id,
                     "model_id": run.model_id,
                     "model_name": run.model_name,
@@ -191,6 +195,7 @@ def curated_figure_rows(curated_dir: Path, registry: list[Source]) -> list[dict]
                     "metric": fig.metric,
                     "basis": basis,
                     "functional_unit": fig.functional_unit,
+                    "component": fig.component,
                     "value_as_printed": fig.value,
                     "unit_as_printed": fig.unit,
                     "locator": fig.locator,

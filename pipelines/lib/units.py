@@ -39,9 +39,12 @@ _EMISSIONS = {
     "lb": 0.45359237e-3,
     "lbs": 0.45359237e-3,
     "pounds": 0.45359237e-3,
+    "metrictonnes": 1.0,  # "metric tonnes" (Llama 3.2 card footnote)
+    "kgco2eq": 1e-3,  # "kg CO_2 eq." (underscore subscript survives the CO2 qualifier stripping)
 }
 _ENERGY = {"wh": 1e-3, "kwh": 1.0, "mwh": 1e3, "gwh": 1e6, "twh": 1e9, "j": 1 / 3.6e6, "kj": 1 / 3.6e3,
-           "mj": 1 / 3.6}
+           "mj": 1 / 3.6,
+           "kwhpue": 1.0}  # "kWh·PUE": kWh already multiplied by the PUE (Strubell et al. 2019, Table 3)
 _HOURS = {"hours": 1.0, "hour": 1.0, "h": 1.0, "hrs": 1.0, "days": 24.0, "day": 24.0, "weeks": 168.0,
           "months": 730.5, "month": 730.5}  # a month is 1/12 of a 365.25-day year
 _POWER = {"w": 1.0, "kw": 1e3, "mw": 1e6}
@@ -51,7 +54,8 @@ UNIT_FACTORS: dict[str, dict[str, float]] = {
     "emissions": _EMISSIONS,
     "energy": _ENERGY,
     "chip_hours": {**{k: v for k, v in _HOURS.items()}, "chiphours": 1.0, "gpuhours": 1.0, "tpuhours": 1.0,
-                   "gpuh": 1.0, "acceleratorhours": 1.0, "chipdays": 24.0, "gpudays": 24.0, "tpudays": 24.0},
+                   "gpuh": 1.0, "acceleratorhours": 1.0, "chipdays": 24.0, "gpudays": 24.0, "tpudays": 24.0,
+                   "a100hours": 1.0, "h100hours": 1.0},  # hours named after the chip ("123k A100 hours")
     "power": _POWER,
     "pue": {"": 1.0, "ratio": 1.0, "pue": 1.0},
     "duration": _HOURS,

@@ -1,0 +1,58 @@
+-- One candidate run per model, stage and source: the whole-run figures of that source pivoted into
+-- columns. Per-use figures (functional_unit) and footprint components are not whole-run figures.
+with whole_run as (
+    select *
+    from int_disclosures_sourced
+    where functional_unit is null and component is null
+),
+
+components as (
+    select
+        model_id,
+        stage,
+        source_id,
+        sum(value) filter (where component = 'embodied' and metric = 'emissions') as embodied_tco2e
+    from int_disclosures_sourced
+    where component is not null and not is_superseded
+    group by all
+)
+
+select
+    w.model_id,
+    w.stage,
+    w.source_id,
+    any_value(w.model_name order by w.disclosure_id) as model_name,
+    any_value(w.organization order by w.disclosure_id) as organization,
+    max(w.year) as year,
+    any_value(w.hardware order by w.disclosure_id) filter (where w.hardware is not null) as hardware,
+    any_value(w.location order by w.disclosure_id) filter (where w.location is not null) as location,
+    bool_or(w.is_restatement) as is_restatement,
+    bool_and(w.is_superseded) as is_superseded,
+    max(w.source_published_date) as source_published_date,
+    any_value(w.resolved_source_url) as source_url,
+    max(w.value) filter (where w.metric = 'chip_count' and not w.is_superseded) as chip_count,
+    max(w.value) filter (where w.metric = 'chip_hours' and not w.is_superseded) as chip_hours,
+    max(w.value) filter (where w.metric = 'energy' and not w.is_superseded) as energy_kwh,
+    max(w.value) filter (where w.metric = 'power' and not w.is_superseded) as power_w,
+    max(w.value) filter (where w.metric = 'pue' and not w.is_superseded) as pue,
+    max(w.value) filter (where w.metric = 'carbon_intensity' and not w.is_superseded)
+        as carbon_intensity_kg_per_kwh,
+    -- headline basis order: location-based, unspecified, operational, lifecycle (market-based has its column)
+    arg_min(
+        w.value,
+        case w.basis when 'location-based' then 1 when 'unspecified' then 2 when 'operational' then 3
+            when 'lifecycle' then 4 end
+    ) filter (where w.metric = 'emissions' and w.basis <> 'market-based' and not w.is_superseded)
+        as emissions_tco2e,
+    arg_min(
+        w.basis,
+        case w.basis when 'location-based' then 1 when 'unspecified' then 2 when 'operational' then 3
+            when 'lifecycle' then 4 end
+    ) filter (where w.metric = 'emissions' and w.basis <> 'market-based' and not w.is_superseded)
+        as emissions_basis,
+    max(w.value) filter (where w.metric = 'emissions' and w.basis = 'market-based' and not w.is_superseded)
+        as market_based_emissions_tco2e,
+    any_value(c.embodied_tco2e) as embodied_tco2e
+from whole_run as w
+left join components as c using (model_id, stage, source_id)
+group by w.model_id, w.stage, w.source_id

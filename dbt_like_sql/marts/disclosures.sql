@@ -1,0 +1,33 @@
+-- Published: one row per disclosed figure, as printed and normalized, with its source.
+select
+    disclosure_id,
+    model_id,
+    model_name,
+    organization,
+    stage,
+    metric,
+    basis,
+    value,
+    unit,
+    value_qualifier,
+    functional_unit,
+    component,
+    value_as_printed,
+    unit_as_printed,
+    locator,
+    hardware,
+    location,
+    year,
+    is_pue_included,
+    is_idle_included,
+    is_embodied_included,
+    is_restatement,
+    is_superseded,
+    superseded_on,
+    extraction_method,
+    note,
+    source_id,
+    resolved_source_url as source_url,
+    snapshot_sha256
+from int_disclosures_sourced
+order by disclosure_id

@@ -1,0 +1,105 @@
+"""The `ai-emissions` command: refresh the dataset, query it, parse cards, estimate footprints."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import click
+import duckdb
+
+from pipelines.lib import warehouse
+from pipelines.lib.settings import Paths, ensure_dagster_home
+
+
+@click.group()
+def main() -> None:
+    """The open dataset of AI emissions disclosures."""
+
+
+def _root_cause(error) -> str:
+    while getattr(error, "cause", None) is not None:
+        error = error.cause
+    return error.message.strip().splitlines()[-1] if error.message.strip() else error.cls_name
+
+
+@main.command()
+@click.option("--verbose", is_flag=True, help="Show Dagster's own log lines.")
+def refresh(verbose: bool) -> None:
+    """Materialize every asset: ingest, extract, normalize, transform, estimate, export."""
+    ensure_dagster_home()
+    import dagster as dg
+
+    from pipelines.definitions import build_definitions
+
+    paths = Paths.from_env()
+    try:
+        defs = build_definitions(paths)
+    except Exception as exc:  # a broken SQL model or curated file: name it, no traceback
+        raise click.ClickException(f"cannot load the pipeline: {exc}") from exc
+    job = defs.resolve_implicit_global_asset_job_def()
+    level = "INFO" if verbose else "CRITICAL"  # failures are summarized below
+    with dg.DagsterInstance.get() as instance:
+        result = job.execute_in_process(
+            instance=instance,
+            raise_on_error=False,
+            run_config={"loggers": {"console": {"config": {"log_level": level}}}},
+        )
+    problems = []
+    for event in result.all_events:
+        if event.is_step_failure:
+            problems.append(f"step {event.step_key} failed: {_root_cause(event.step_failure_data.error)}")
+    for evaluation in result.get_asset_check_evaluations():
+        if not evaluation.passed:
+            problems.append(f"blocking check {evaluation.check_name} on "
+                            f"{evaluation.asset_key.to_user_string()} failed: {dict(evaluation.metadata)}")
+    for line in _summary(result):
+        click.echo(line)
+    if problems or not result.success:
+        for line in problems or ["the run did not succeed (see `ai-emissions refresh --verbose`)"]:
+            click.echo(f"error: {line}", err=True)
+        sys.exit(1)
+
+
+def _summary(result) -> list[str]:
+    lines = []
+    for event in result.get_asset_materialization_events():
+        mat = event.event_specific_data.materialization
+        meta = {k: v.value for k, v in mat.metadata.items()}
+        key = mat.asset_key.to_user_string()
+        if key == "release":
+            state = "new release" if meta.get("is_new") else "no change since release"
+            lines.append(f"{state} {meta.get('version')} at {meta.get('path')}")
+        elif "unreachable" in meta and meta["unreachable"]:
+            lines.append(f"{key}: could not reach {meta['unreachable']}")
+    return lines
+
+
+@main.command()
+@click.argument("sql")
+@click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table",
+              show_default=True, help="Output format.")
+def query(sql: str, fmt: str) -> None:
+    """Run read-only SQL over the warehouse, e.g. "select count(*) from training_runs"."""
+    paths = Paths.from_env()
+    try:
+        con = warehouse.connect_read_only(paths.warehouse)
+    except (warehouse.WarehouseMissing, warehouse.WarehouseBusy) as exc:
+        raise click.ClickException(str(exc)) from exc
+    try:
+        frame = con.execute(sql).df()
+    except duckdb.Error as exc:
+        raise click.ClickException(f"query failed: {str(exc).strip()}") from exc
+    finally:
+        con.close()
+    if fmt == "csv":
+        click.echo(frame.to_csv(index=False), nl=False)
+    elif fmt == "json":
+        records = json.loads(frame.to_json(orient="records", date_format="iso"))
+        click.echo(json.dumps(records, ensure_ascii=False))
+    else:
+        click.echo(frame.to_string(index=False) if len(frame.columns) else "(no columns)")
+
+
+if __name__ == "__main__":
+    main()

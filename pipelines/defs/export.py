@@ -1,0 +1,31 @@
+"""Export: an immutable, versioned release of the published tables."""
+
+import dagster as dg
+from dagster_duckdb import DuckDBResource
+
+from pipelines.defs.resources import PathsResource
+from pipelines.lib import release as releases
+from pipelines.lib.datacard import data_card
+from schemas import PUBLISHED_TABLES
+
+
+@dg.asset(group_name="export", compute_kind="parquet", deps=list(PUBLISHED_TABLES))
+def release(paths: PathsResource, duckdb: DuckDBResource) -> dg.MaterializeResult:
+    """Write exports/<version>/ when the published tables changed; otherwise keep the latest release."""
+    with duckdb.get_connection() as con:
+        tables = {name: con.sql(f'SELECT * FROM "{name}"').to_arrow_table() for name in PUBLISHED_TABLES}
+        sources = con.execute("SELECT title, url FROM sources ORDER BY source_id").fetchall()
+    result = releases.write_release(
+        paths.paths.exports_dir,
+        PUBLISHED_TABLES,
+        tables,
+        release_date=releases.release_date_from_env(),
+        datapackage_extra={"sources": [{"title": title, "path": url} for title, url in sources]},
+        data_card=data_card,
+    )
+    return dg.MaterializeResult(metadata={
+        "version": result.version,
+        "is_new": result.is_new,
+        "path": str(result.path),
+        "content_sha256": result.content_sha256,
+    })

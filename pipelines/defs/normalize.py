@@ -1,0 +1,33 @@
+"""Normalize: printed values and units -> canonical; what cannot be normalized goes to quarantine."""
+
+import dagster as dg
+from dagster_duckdb import DuckDBResource
+
+from pipelines.lib import warehouse
+from pipelines.lib.normalize import FIGURE_COLUMNS, NORMALIZED_COLUMNS, QUARANTINE_COLUMNS, normalize_figures
+
+FIGURE_TABLES = ["curated_figures"]
+
+
+@dg.multi_asset(
+    group_name="normalize",
+    compute_kind="python",
+    specs=[
+        dg.AssetSpec("normalized_figures", deps=FIGURE_TABLES,
+                     description="Every figure with its canonical value and unit"),
+        dg.AssetSpec("normalize_quarantine", deps=FIGURE_TABLES,
+                     description="Figures whose value or unit could not be normalized"),
+    ],
+)
+def normalized_figures(duckdb: DuckDBResource):
+    with duckdb.get_connection() as con:
+        columns = ", ".join(f'"{c}"' for c in FIGURE_COLUMNS)
+        union = " union all ".join(f"select {columns} from {t}" for t in FIGURE_TABLES)
+        cursor = con.execute(f"select * from ({union}) order by disclosure_id")
+        names = [d[0] for d in cursor.description]
+        rows = [dict(zip(names, r, strict=True)) for r in cursor.fetchall()]
+        good, bad = normalize_figures(rows)
+        n_good = warehouse.replace_table(con, "normalized_figures", good, NORMALIZED_COLUMNS)
+        n_bad = warehouse.replace_table(con, "normalize_quarantine", bad, QUARANTINE_COLUMNS)
+    yield dg.MaterializeResult(asset_key="normalized_figures", metadata={"row_count": n_good})
+    yield dg.MaterializeResult(asset_key="normalize_quarantine", metadata={"row_count": n_bad})

@@ -1,0 +1,92 @@
+"""Extracted figures -> normalized figures, or quarantine rows with a reason.
+
+Every extractor (curated files, paper tables, Hub cards) emits rows shaped like FIGURE_COLUMNS; this
+module is the one place that turns a printed value and unit into the canonical value and unit.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+from pipelines.lib import units
+
+# What every extractor produces: one row per figure, values still as printed.
+FIGURE_COLUMNS: dict[str, str] = {
+    "disclosure_id": "VARCHAR",
+    "source_id": "VARCHAR",
+    "model_id": "VARCHAR",
+    "model_name": "VARCHAR",
+    "organization": "VARCHAR",
+    "stage": "VARCHAR",
+    "year": "BIGINT",
+    "hardware": "VARCHAR",
+    "location": "VARCHAR",
+    "is_restatement": "BOOLEAN",
+    "is_pue_included": "BOOLEAN",
+    "is_idle_included": "BOOLEAN",
+    "is_embodied_included": "BOOLEAN",
+    "metric": "VARCHAR",
+    "basis": "VARCHAR",
+    "functional_unit": "VARCHAR",
+    "component": "VARCHAR",
+    "value_as_printed": "VARCHAR",
+    "unit_as_printed": "VARCHAR",
+    "locator": "VARCHAR",
+    "is_superseded": "BOOLEAN",
+    "superseded_on": "VARCHAR",
+    "note": "VARCHAR",
+    "extraction_method": "VARCHAR",
+    "curated_file": "VARCHAR",
+    "source_url": "VARCHAR",  # set by extractors whose source is not in the registry (Hub cards)
+    "snapshot_sha256": "VARCHAR",  # the stored snapshot the figure was read from, when there is one
+}
+
+NORMALIZED_COLUMNS: dict[str, str] = {
+    **FIGURE_COLUMNS,
+    "value": "DOUBLE",
+    "unit": "VARCHAR",
+    "value_qualifier": "VARCHAR",
+}
+
+QUARANTINE_COLUMNS: dict[str, str] = {
+    "quarantine_id": "VARCHAR",
+    "pipeline_stage": "VARCHAR",
+    "source_id": "VARCHAR",
+    "locator": "VARCHAR",
+    "item": "VARCHAR",
+    "reason": "VARCHAR",
+}
+
+_ITEM_MAX = 200  # quarantine keeps a short excerpt of the rejected item, never a whole document
+
+
+def quarantine_row(pipeline_stage: str, source_id: str | None, locator: str | None, item: str | None,
+                   reason: str) -> dict:
+    item = None if item is None else str(item)[:_ITEM_MAX]
+    key = "\x1f".join([pipeline_stage, source_id or "", locator or "", item or "", reason])
+    return {
+        "quarantine_id": "q_" + hashlib.sha256(key.encode()).hexdigest()[:16],
+        "pipeline_stage": pipeline_stage,
+        "source_id": source_id,
+        "locator": locator,
+        "item": item,
+        "reason": reason,
+    }
+
+
+def normalize_figures(rows: list[dict]) -> tuple[list[dict], list[dict]]:
+    """Normalize each figure; a figure that cannot be normalized becomes a quarantine row instead."""
+    good, bad = [], []
+    for row in rows:
+        try:
+            result = units.normalize(row["metric"], row["value_as_printed"], row["unit_as_printed"])
+            if result.value < 0:
+                raise units.UnitError(f"negative value {row['value_as_printed']!r}")
+        except units.UnitError as exc:
+            bad.append(quarantine_row("normalize", row["source_id"], row["locator"],
+                                      f"{row['value_as_printed']} {row['unit_as_printed'] or ''}".strip(),
+                                      f"{row['metric']}: {exc}"))
+            continue
+        good.append({**{c: row.get(c) for c in FIGURE_COLUMNS}, "value": result.value, "unit": result.unit,
+                     "value_qualifier": result.qualifier})
+    return good, bad

@@ -1,0 +1,277 @@
+"""Immutable, versioned releases of the published tables: Parquet + CSV + data package.
+
+A release is built in a temporary folder next to the releases and renamed into place, so a crash never
+leaves half a release; an existing version folder is never written again. A new version is cut only
+when the published tables changed (their content digest differs from the latest release's).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+
+from schemas import PublishedTable
+
+LATEST = "LATEST"
+DATA_LICENSE = {"name": "CC-BY-4.0", "title": "Creative Commons Attribution 4.0 International",
+                "path": "https://creativecommons.org/licenses/by/4.0/"}
+
+# frictionless type -> Arrow type
+_ARROW_TYPES = {"string": pa.string(), "number": pa.float64(), "integer": pa.int64(), "boolean": pa.bool_()}
+
+
+class ReleaseError(RuntimeError):
+    """A release cannot be written as asked (for example, the version exists already)."""
+
+
+@dataclass
+class ReleaseResult:
+    version: str
+    path: Path
+    is_new: bool
+    content_sha256: str
+    changes: dict[str, dict[str, int]] = field(default_factory=dict)
+
+
+def _kind(column) -> str:
+    """The frictionless type of a pandera column (pandas spells dtypes many ways: str, string[pyarrow]...)."""
+    name = str(column.dtype).lower()
+    for marker, kind in (("bool", "boolean"), ("int", "integer"), ("float", "number"), ("str", "string")):
+        if marker in name:
+            return kind
+    raise TypeError(f"no release type for dtype {column.dtype!r}")
+
+
+def arrow_schema(table: PublishedTable) -> pa.Schema:
+    columns = table.model.to_schema().columns
+    return pa.schema([pa.field(name, _ARROW_TYPES[_kind(c)], nullable=bool(c.nullable))
+                      for name, c in columns.items()])
+
+
+def frictionless_schema(table: PublishedTable) -> dict:
+    fields = []
+    for name, column in table.model.to_schema().columns.items():
+        spec = {"name": name, "type": _kind(column),
+                "description": column.description or ""}
+        unit = (column.metadata or {}).get("unit")
+        if unit:
+            spec["unit"] = unit
+        if not column.nullable:
+            spec["constraints"] = {"required": True}
+        fields.append(spec)
+    return {"fields": fields, "primaryKey": [table.primary_key]}
+
+
+def conform(table: PublishedTable, data: pa.Table) -> pa.Table:
+    """Order rows by the primary key and cast to the contract's Arrow schema."""
+    schema = arrow_schema(table)
+    data = data.select(schema.names).sort_by(table.primary_key)
+    return data.cast(schema)
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _write_tables(folder: Path, tables: Mapping[str, pa.Table]) -> dict[str, str]:
+    """Write each table as Parquet and CSV; returns file name -> sha256."""
+    hashes = {}
+    for name, data in sorted(tables.items()):
+        parquet, csv = folder / f"{name}.parquet", folder / f"{name}.csv"
+        pq.write_table(data, parquet, compression="zstd", write_statistics=False, store_schema=True)
+        pacsv.write_csv(data, csv, pacsv.WriteOptions(include_header=True, quoting_style="needed"))
+        hashes[parquet.name], hashes[csv.name] = _sha256(parquet), _sha256(csv)
+    return hashes
+
+
+def content_digest(hashes: Mapping[str, str]) -> str:
+    return hashlib.sha256("".join(f"{k}\t{v}\n" for k, v in sorted(hashes.items())).encode()).hexdigest()
+
+
+def latest_version(exports_dir: Path) -> str | None:
+    marker = exports_dir / LATEST
+    if not marker.exists():
+        return None
+    version = marker.read_text().strip()
+    return version if version and (exports_dir / version).is_dir() else None
+
+
+def _previous_digest(exports_dir: Path, version: str | None) -> str | None:
+    if version is None:
+        return None
+    package = exports_dir / version / "datapackage.json"
+    try:
+        return json.loads(package.read_text())["content_sha256"]
+    except (OSError, ValueError, KeyError):
+        return None
+
+
+def next_version(exports_dir: Path, release_date: dt.date) -> str:
+    """CalVer: YYYY.MM.DD, then YYYY.MM.DD.2, .3... for further releases on the same day."""
+    base = release_date.strftime("%Y.%m.%d")
+    if not (exports_dir / base).exists():
+        return base
+    n = 2
+    while (exports_dir / f"{base}.{n}").exists():
+        n += 1
+    return f"{base}.{n}"
+
+
+def release_date_from_env() -> dt.date:
+    """Today (UTC), or SOURCE_DATE_EPOCH when set, for reproducible builds."""
+    epoch = os.environ.get("SOURCE_DATE_EPOCH")
+    if epoch:
+        return dt.datetime.fromtimestamp(int(epoch), tz=dt.UTC).date()
+    return dt.datetime.now(tz=dt.UTC).date()
+
+
+def diff_tables(previous: pa.Table | None, current: pa.Table, key: str) -> dict:
+    """Rows added, removed and changed (with old and new values per field) between two versions."""
+    cur = current.to_pandas().set_index(key)
+    if previous is None:
+        return {"added": sorted(cur.index), "removed": [], "changed": {}}
+    prev = previous.to_pandas().set_index(key)
+    common = [c for c in cur.columns if c in prev.columns]
+    changed = {}
+    for row_id in sorted(cur.index.intersection(prev.index)):
+        fields = {}
+        for column in common:
+            old, new = prev.at[row_id, column], cur.at[row_id, column]
+            if not (pd.isna(old) and pd.isna(new)) and (pd.isna(old) or pd.isna(new) or old != new):
+                fields[column] = (None if pd.isna(old) else old, None if pd.isna(new) else new)
+        if fields:
+            changed[row_id] = fields
+    return {"added": sorted(cur.index.difference(prev.index)),
+            "removed": sorted(prev.index.difference(cur.index)), "changed": changed}
+
+
+def changelog_markdown(version: str, previous: str | None, diffs: Mapping[str, dict]) -> str:
+    lines = [f"# Changes in {version}", ""]
+    if previous is None:
+        lines += ["First release: every row is new.", ""]
+    else:
+        lines += [f"Compared with the previous release, {previous}. Rows are named by their stable id.", ""]
+    for name, diff in diffs.items():
+        lines += [f"## {name}", "",
+                  f"{len(diff['added'])} added, {len(diff['removed'])} removed, {len(diff['changed'])} changed.", ""]
+        if previous is None:
+            continue
+        lines += [f"- added `{row_id}`" for row_id in diff["added"]]
+        lines += [f"- removed `{row_id}`" for row_id in diff["removed"]]
+        for row_id, fields in diff["changed"].items():
+            for column, (old, new) in fields.items():
+                lines.append(f"- changed `{row_id}` {column}: `{old}` -> `{new}`")
+        lines.append("")
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def _atomic_write_text(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text)
+    with tmp.open("rb") as fh:
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+
+
+def _fsync_tree(folder: Path) -> None:
+    for path in folder.iterdir():
+        with path.open("rb") as fh:
+            os.fsync(fh.fileno())
+
+
+def write_release(
+    exports_dir: Path,
+    published: Mapping[str, PublishedTable],
+    tables: Mapping[str, pa.Table],
+    *,
+    release_date: dt.date,
+    datapackage_extra: Mapping,
+    data_card,  # (version, release_date, tables, diffs) -> markdown text
+    extra_files=None,  # (folder, version, tables) -> None: plots, explorer; written before hashing
+    version: str | None = None,
+) -> ReleaseResult:
+    exports_dir.mkdir(parents=True, exist_ok=True)
+    tables = {name: conform(published[name], data) for name, data in tables.items()}
+    previous = latest_version(exports_dir)
+    staging = Path(tempfile.mkdtemp(prefix=".release-", dir=exports_dir))
+    try:
+        hashes = _write_tables(staging, tables)
+        digest = content_digest(hashes)
+        if version is None and digest == _previous_digest(exports_dir, previous):
+            return ReleaseResult(previous, exports_dir / previous, False, digest)
+        version = version or next_version(exports_dir, release_date)
+        if (exports_dir / version).exists():
+            raise ReleaseError(f"release {version} exists already in {exports_dir}; published versions are "
+                               "never rewritten")
+        prior = {}
+        if previous:
+            for name in tables:
+                path = exports_dir / previous / f"{name}.parquet"
+                prior[name] = pq.read_table(path) if path.exists() else None
+        diffs = {name: diff_tables(prior.get(name), data, published[name].primary_key)
+                 for name, data in tables.items()}
+        (staging / "CHANGELOG.md").write_text(changelog_markdown(version, previous, diffs))
+        (staging / "README.md").write_text(data_card(version, release_date, tables, diffs))
+        if extra_files:
+            extra_files(staging, version, tables)
+        package = {
+            "name": "ai-emissions-disclosures",
+            "title": "Open dataset of AI emissions disclosures",
+            "version": version,
+            "created": release_date.isoformat(),
+            "licenses": [DATA_LICENSE],
+            "content_sha256": digest,
+            **datapackage_extra,
+            "resources": _resources(staging, published, tables),
+        }
+        (staging / "datapackage.json").write_text(json.dumps(package, indent=2, ensure_ascii=False) + "\n")
+        sums = sorted((p.name, _sha256(p)) for p in staging.iterdir() if p.is_file())
+        (staging / "SHA256SUMS").write_text("".join(f"{h}  {n}\n" for n, h in sums))
+        _fsync_tree(staging)
+        os.chmod(staging, 0o755)
+        os.rename(staging, exports_dir / version)  # atomic: the version appears whole or not at all
+        _atomic_write_text(exports_dir / LATEST, version + "\n")
+        changes = {name: {k: len(v) for k, v in d.items()} for name, d in diffs.items()}
+        return ReleaseResult(version, exports_dir / version, True, digest, changes)
+    finally:
+        if staging.exists():
+            shutil.rmtree(staging, ignore_errors=True)
+
+
+def _resources(folder: Path, published: Mapping[str, PublishedTable], tables: Mapping[str, pa.Table]) -> list:
+    resources = []
+    for name in tables:
+        table = published[name]
+        for fmt, mediatype in (("csv", "text/csv"), ("parquet", "application/vnd.apache.parquet")):
+            path = folder / f"{name}.{fmt}"
+            resource = {
+                "name": name if fmt == "csv" else f"{name}_parquet",
+                "path": path.name,
+                "title": f"{name} ({fmt.upper()})",
+                "description": table.description,
+                "format": fmt,
+                "mediatype": mediatype,
+                "bytes": path.stat().st_size,
+                "hash": f"sha256:{_sha256(path)}",
+                "schema": frictionless_schema(table),
+            }
+            if fmt == "csv":
+                resource["encoding"] = "utf-8"
+            resources.append(resource)
+    return resources
