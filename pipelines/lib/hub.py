@@ -1,0 +1,440 @@
+"""Incremental ingestion of model cards from the Hugging Face Hub (or any mirror) into snapshots.
+
+Speaks the Hub's public HTTP API, so the same code runs against https://huggingface.co or any
+endpoint given by ``HF_ENDPOINT``:
+
+- discovery: ``GET /api/models?filter=co2_eq_emissions&full=true&cardData=true&limit=N``, following
+  ``Link: <...>; rel="next"`` pages (``full`` makes each entry carry the repo's ``sha``);
+- a watchlist of notable repos whose cards state emissions in prose or tables (not tagged, so
+  absent from that listing): ``GET /api/models/{repo_id}`` gives their ``sha``;
+- cards: ``GET /{repo_id}/resolve/{sha}/README.md`` pinned to that revision.
+
+Incremental: a card is downloaded only when its repo's ``sha`` differs from the revision of the
+last successful snapshot in the manifest (or no snapshot exists yet). Request cost of a refresh
+where nothing changed: one request per listing page, plus one model-info request per watchlist
+repo that the listing did not already cover (a watchlist repo found in the listing costs nothing
+extra). A README that the Hub reports missing at a revision is remembered and not asked for again
+until the repo's ``sha`` moves.
+
+Failures never abort a refresh: every failed fetch becomes a manifest row and an entry in the
+report, earlier snapshots stay current, and the next refresh retries whatever did not land.
+Remote data never chooses a file path: repo ids and revisions are validated before they are put
+in a URL, and stored bytes are named by their sha256 only.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import re
+import time
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote, urlsplit
+
+import yaml
+
+from pipelines.lib.http import AsyncFetcher, FetchError, FetchPolicy, same_origin
+from pipelines.lib.snapshots import STATUS_ERROR, STATUS_MISSING, STATUS_OK, SnapshotStore
+
+log = logging.getLogger(__name__)
+
+DEFAULT_ENDPOINT = "https://huggingface.co"
+LISTING_FILTER = "co2_eq_emissions"
+WATCHLIST_PATH = Path(__file__).resolve().parents[2] / "data" / "sources" / "hub_watchlist.yaml"
+
+# Manifest kinds written by this module.
+KIND_CARD = "card"
+KIND_LISTING = "hub_listing"
+KIND_INFO = "hub_model_info"
+KIND_REJECTED = "hub_rejected"
+
+# Request labels (keys of IngestReport.requests).
+ENDPOINT_LIST = "list"
+ENDPOINT_INFO = "info"
+ENDPOINT_RESOLVE = "resolve"
+
+# Same rules as the Hub: optional namespace, then a name; letters, digits, '-', '_', '.';
+# no '--' or '..', no leading/trailing '-' or '.', at most 96 characters.
+_REPO_PART = r"[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?"
+REPO_ID_RE = re.compile(rf"^(?:{_REPO_PART}/)?{_REPO_PART}$")
+REVISION_RE = re.compile(r"^[0-9a-f]{40}$")
+_MAX_LISTING_PAGES = 10_000
+
+
+def is_valid_repo_id(repo_id: object) -> bool:
+    return (
+        isinstance(repo_id, str)
+        and len(repo_id) <= 96
+        and REPO_ID_RE.fullmatch(repo_id) is not None
+        and ".." not in repo_id
+        and "--" not in repo_id
+    )
+
+
+def is_valid_revision(revision: object) -> bool:
+    return isinstance(revision, str) and REVISION_RE.fullmatch(revision) is not None
+
+
+@dataclass(frozen=True)
+class CardSnapshot:
+    """The latest stored card of one repo."""
+
+    repo_id: str
+    revision: str  # the repo's commit sha the card was read at
+    sha256: str  # snapshot object holding the card's bytes exactly as served
+    card_url: str  # {endpoint}/{repo_id}/blob/{revision}/README.md
+    source_url: str  # the resolve URL the bytes came from
+    fetched_at: str
+    card_data: dict[str, Any] | None  # the Hub's parsed card metadata (listing or model info)
+    discovered_by: str  # "listing" or "watchlist"
+
+
+@dataclass(frozen=True)
+class FetchFailure:
+    repo_id: str | None
+    url: str
+    reason: str
+
+
+@dataclass
+class IngestReport:
+    endpoint: str
+    listed: int = 0  # repos named by the listing
+    watchlist: int = 0  # watchlist repos (whether or not the listing also named them)
+    fetched: int = 0  # cards downloaded and stored this refresh
+    unchanged: int = 0  # repos whose sha matched the stored snapshot: nothing downloaded
+    no_card: int = 0  # repos without a README at their revision
+    failed: int = 0  # repos whose card (or model info) could not be fetched
+    listing_complete: bool = False
+    errors: list[FetchFailure] = field(default_factory=list)
+    requests: dict[str, int] = field(default_factory=dict)  # HTTP attempts per endpoint
+    retries: dict[str, int] = field(default_factory=dict)
+    unreachable: list[str] = field(default_factory=list)  # origins given up on
+    duration_s: float = 0.0
+
+    def summary(self) -> str:
+        parts = [
+            f"listed={self.listed}",
+            f"watchlist={self.watchlist}",
+            f"fetched={self.fetched}",
+            f"unchanged={self.unchanged}",
+            f"no_card={self.no_card}",
+            f"failed={self.failed}",
+            f"requests={dict(sorted(self.requests.items()))}",
+            f"in {self.duration_s:.1f}s",
+        ]
+        if not self.listing_complete:
+            parts.append("listing incomplete")
+        if self.unreachable:
+            parts.append(f"unreachable={self.unreachable}")
+        return "hub refresh: " + ", ".join(parts)
+
+
+@dataclass(frozen=True)
+class _Candidate:
+    repo_id: str
+    revision: str
+    card_data: dict[str, Any] | None
+    discovered_by: str
+
+
+class HubIngestor:
+    """Discovers model cards on a Hub endpoint and snapshots the ones that changed."""
+
+    def __init__(
+        self,
+        store: SnapshotStore,
+        *,
+        endpoint: str = DEFAULT_ENDPOINT,
+        token: str | None = None,
+        watchlist: Sequence[str] = (),
+        policy: FetchPolicy | None = None,
+        listing_filter: str = LISTING_FILTER,
+        page_size: int = 1000,
+        transport: Any = None,
+    ) -> None:
+        endpoint = endpoint.rstrip("/")
+        if urlsplit(endpoint).scheme not in ("http", "https"):
+            raise ValueError(f"endpoint must be an http(s) URL, not {endpoint!r}")
+        self.store = store
+        self.endpoint = endpoint
+        self._token = token or None
+        self.watchlist = list(dict.fromkeys(watchlist))
+        self.policy = policy or FetchPolicy()
+        self.listing_filter = listing_filter
+        self.page_size = page_size
+        self._transport = transport
+
+    def __repr__(self) -> str:  # the token stays out of reprs
+        return f"HubIngestor(endpoint={self.endpoint!r}, watchlist={len(self.watchlist)} repos)"
+
+    @classmethod
+    def from_env(
+        cls,
+        store: SnapshotStore,
+        *,
+        watchlist: Sequence[str] | None = None,
+        environ: Mapping[str, str] | None = None,
+        **kwargs: Any,
+    ) -> HubIngestor:
+        """Endpoint from ``HF_ENDPOINT``, token from ``HF_TOKEN``, watchlist from the data file."""
+        env = os.environ if environ is None else environ
+        return cls(
+            store,
+            endpoint=env.get("HF_ENDPOINT") or DEFAULT_ENDPOINT,
+            token=env.get("HF_TOKEN") or None,
+            watchlist=load_watchlist() if watchlist is None else watchlist,
+            **kwargs,
+        )
+
+    # -- public API ------------------------------------------------------------------------
+
+    def refresh(self) -> IngestReport:
+        """Run one incremental refresh (blocking). Never raises for network or server faults."""
+        return asyncio.run(self.arefresh())
+
+    async def arefresh(self) -> IngestReport:
+        started = time.monotonic()
+        report = IngestReport(endpoint=self.endpoint, watchlist=len(self.watchlist))
+        known = self.store.latest(KIND_CARD, (STATUS_OK, STATUS_MISSING))
+        async with AsyncFetcher(
+            self.policy, token=self._token, token_origin=self.endpoint, transport=self._transport
+        ) as fetcher:
+            outcomes: Counter[str] = Counter()
+            card_tasks: list[asyncio.Task[None]] = []
+            scheduled: set[str] = set()
+
+            def consider(candidate: _Candidate) -> None:
+                if candidate.repo_id in scheduled:
+                    return
+                scheduled.add(candidate.repo_id)
+                previous = known.get(candidate.repo_id)
+                if previous is not None and previous.revision == candidate.revision:
+                    outcomes["unchanged"] += 1
+                    return
+                card_tasks.append(asyncio.create_task(self._fetch_card(fetcher, candidate, report, outcomes)))
+
+            listed = await self._list(fetcher, report, consider)
+            report.listed = len(listed)
+            info_tasks = [
+                asyncio.create_task(self._model_info(fetcher, repo_id, report, consider, outcomes))
+                for repo_id in self.watchlist
+                if repo_id not in listed
+            ]
+            await asyncio.gather(*info_tasks)
+            await asyncio.gather(*card_tasks)
+            report.requests = dict(fetcher.stats.requests)
+            report.retries = dict(fetcher.stats.retries)
+            report.unreachable = fetcher.unreachable_origins
+        report.fetched = outcomes["fetched"]
+        report.unchanged = outcomes["unchanged"]
+        report.no_card = outcomes["no_card"]
+        report.failed = outcomes["failed"]
+        report.duration_s = time.monotonic() - started
+        log.info(report.summary())
+        for failure in report.errors:
+            log.warning("hub fetch failed (%s): %s", failure.reason, failure.url)
+        return report
+
+    def current_cards(self) -> list[CardSnapshot]:
+        """The latest successfully stored card of every repo ingested now or before."""
+        cards = []
+        for repo_id, row in self.store.latest_ok(KIND_CARD).items():
+            meta = row.metadata or {}
+            cards.append(
+                CardSnapshot(
+                    repo_id=repo_id,
+                    revision=row.revision or "",
+                    sha256=row.sha256 or "",
+                    card_url=f"{_origin_base(row.url)}/{repo_id}/blob/{row.revision}/README.md",
+                    source_url=row.url,
+                    fetched_at=row.fetched_at,
+                    card_data=meta.get("card_data"),
+                    discovered_by=meta.get("discovered_by", "listing"),
+                )
+            )
+        return cards
+
+    def pending_failures(self) -> list[FetchFailure]:
+        """Repos whose latest card fetch failed and has not succeeded since (retried next refresh)."""
+        settled = self.store.latest(KIND_CARD, (STATUS_OK, STATUS_MISSING))
+        failures = []
+        for repo_id, row in self.store.latest(KIND_CARD, (STATUS_ERROR,)).items():
+            done = settled.get(repo_id)
+            if done is None or done.id < row.id:
+                failures.append(FetchFailure(repo_id, row.url, row.error or "unknown"))
+        return failures
+
+    # -- steps -----------------------------------------------------------------------------
+
+    async def _list(self, fetcher: AsyncFetcher, report: IngestReport, consider) -> set[str]:
+        listed: set[str] = set()
+        url: str | None = f"{self.endpoint}/api/models"
+        params: dict[str, Any] | None = {
+            "filter": self.listing_filter,
+            "full": "true",
+            "cardData": "true",
+            "limit": self.page_size,
+        }
+        seen_pages: set[str] = set()
+        while url is not None:
+            if len(seen_pages) >= _MAX_LISTING_PAGES or url in seen_pages:
+                self._fail(report, KIND_LISTING, None, url, "pagination_loop")
+                return listed
+            seen_pages.add(url)
+            try:
+                page = await fetcher.get(url, label=ENDPOINT_LIST, params=params)
+            except FetchError as error:
+                self._fail(report, KIND_LISTING, None, error.url, error.reason, http_status=error.status)
+                return listed
+            page_url = page.url
+            try:
+                entries = json.loads(page.body)
+                if not isinstance(entries, list):
+                    raise ValueError("listing page is not a JSON array")
+            except ValueError:
+                self._fail(report, KIND_LISTING, None, page_url, "bad_listing_json", http_status=page.status)
+                return listed
+            self.store.record(kind=KIND_LISTING, url=page_url, status=STATUS_OK, http_status=page.status,
+                              bytes=len(page.body), metadata={"entries": len(entries)})
+            for entry in entries:
+                candidate = self._candidate(entry, "listing", report, page_url)
+                if candidate is not None:
+                    listed.add(candidate.repo_id)
+                    consider(candidate)
+            url, params = page.next_url, None  # the next link carries the query
+            if url is not None and not same_origin(url, self.endpoint):
+                self._fail(report, KIND_LISTING, None, url, "foreign_next_link")
+                return listed
+        report.listing_complete = True
+        return listed
+
+    async def _model_info(self, fetcher: AsyncFetcher, repo_id: str, report: IngestReport, consider,
+                          outcomes: Counter[str]) -> None:
+        if not is_valid_repo_id(repo_id):
+            self._fail(report, KIND_REJECTED, repo_id, "", "invalid_repo_id")
+            outcomes["failed"] += 1
+            return
+        url = f"{self.endpoint}/api/models/{quote(repo_id, safe='/')}"
+        try:
+            info = await fetcher.get(url, label=ENDPOINT_INFO)
+            entry = json.loads(info.body)
+        except FetchError as error:
+            self._fail(report, KIND_INFO, repo_id, error.url, error.reason, http_status=error.status)
+            outcomes["failed"] += 1
+            return
+        except ValueError:
+            self._fail(report, KIND_INFO, repo_id, url, "bad_model_info_json")
+            outcomes["failed"] += 1
+            return
+        self.store.record(kind=KIND_INFO, url=info.url, repo_id=repo_id, status=STATUS_OK,
+                          http_status=info.status, bytes=len(info.body))
+        if isinstance(entry, dict) and entry.get("id") not in (None, repo_id):
+            # The Hub answers for renamed repos under their new id; follow the name it gives.
+            log.info("watchlist repo %s is now %s", repo_id, entry.get("id"))
+        candidate = self._candidate(entry, "watchlist", report, info.url)
+        if candidate is None:
+            outcomes["failed"] += 1
+        else:
+            consider(candidate)
+
+    async def _fetch_card(self, fetcher: AsyncFetcher, candidate: _Candidate, report: IngestReport,
+                          outcomes: Counter[str]) -> None:
+        repo_id, revision = candidate.repo_id, candidate.revision
+        url = f"{self.endpoint}/{quote(repo_id, safe='/')}/resolve/{revision}/README.md"
+        metadata = {"card_data": candidate.card_data, "discovered_by": candidate.discovered_by}
+        try:
+            fetched = await fetcher.get(url, label=ENDPOINT_RESOLVE)
+        except FetchError as error:
+            if error.reason == "not_found":
+                self.store.record(kind=KIND_CARD, url=url, repo_id=repo_id, revision=revision,
+                                  status=STATUS_MISSING, http_status=error.status, error="not_found",
+                                  metadata=metadata)
+                outcomes["no_card"] += 1
+                return
+            self._fail(report, KIND_CARD, repo_id, url, error.reason, revision=revision,
+                       http_status=error.status, metadata=metadata)
+            outcomes["failed"] += 1
+            return
+        body = fetched.body
+
+        def store_card() -> None:
+            digest = self.store.put(body)
+            self.store.record(kind=KIND_CARD, url=url, repo_id=repo_id, revision=revision, status=STATUS_OK,
+                              http_status=fetched.status, bytes=len(body), sha256=digest, metadata=metadata)
+
+        await asyncio.to_thread(store_card)
+        outcomes["fetched"] += 1
+
+    # -- helpers ---------------------------------------------------------------------------
+
+    def _candidate(self, entry: object, discovered_by: str, report: IngestReport, source_url: str
+                   ) -> _Candidate | None:
+        if not isinstance(entry, dict):
+            self._fail(report, KIND_REJECTED, None, source_url, "bad_entry")
+            return None
+        repo_id = entry.get("id") or entry.get("modelId")
+        if not is_valid_repo_id(repo_id):
+            self._fail(report, KIND_REJECTED, _printable(repo_id), source_url, "invalid_repo_id")
+            return None
+        revision = entry.get("sha")
+        if not is_valid_revision(revision):
+            reason = "missing_sha" if revision is None else "invalid_sha"
+            self._fail(report, KIND_REJECTED, repo_id, source_url, reason)
+            return None
+        card_data = entry.get("cardData")
+        if not isinstance(card_data, dict):
+            card_data = None
+        return _Candidate(repo_id, revision, card_data, discovered_by)
+
+    def _fail(self, report: IngestReport, kind: str, repo_id: str | None, url: str, reason: str, *,
+              revision: str | None = None, http_status: int | None = None,
+              metadata: Mapping[str, Any] | None = None) -> None:
+        report.errors.append(FetchFailure(repo_id, url, reason))
+        self.store.record(kind=kind, url=url, repo_id=repo_id, revision=revision, status=STATUS_ERROR,
+                          http_status=http_status, error=reason, metadata=metadata)
+
+
+def load_watchlist(path: str | os.PathLike[str] = WATCHLIST_PATH) -> list[str]:
+    """Repo ids from the watchlist data file; raises ValueError naming any bad entry."""
+    entries = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or []
+    if not isinstance(entries, list):
+        raise ValueError(f"{path}: expected a list of entries")
+    repo_ids: list[str] = []
+    for position, entry in enumerate(entries):
+        repo_id = entry.get("repo_id") if isinstance(entry, dict) else None
+        if not is_valid_repo_id(repo_id):
+            raise ValueError(f"{path}: entry {position} has no valid repo_id: {entry!r}")
+        if repo_id in repo_ids:
+            raise ValueError(f"{path}: {repo_id} is listed twice")
+        repo_ids.append(repo_id)
+    return repo_ids
+
+
+def _origin_base(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+def _printable(value: object) -> str | None:
+    if value is None:
+        return None
+    text = value if isinstance(value, str) else repr(value)
+    return text[:200]
+
+
+__all__ = [
+    "DEFAULT_ENDPOINT",
+    "CardSnapshot",
+    "FetchFailure",
+    "HubIngestor",
+    "IngestReport",
+    "is_valid_repo_id",
+    "load_watchlist",
+]
