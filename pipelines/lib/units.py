@@ -55,7 +55,8 @@ UNIT_FACTORS: dict[str, dict[str, float]] = {
     "energy": _ENERGY,
     "chip_hours": {**{k: v for k, v in _HOURS.items()}, "chiphours": 1.0, "gpuhours": 1.0, "tpuhours": 1.0,
                    "gpuh": 1.0, "acceleratorhours": 1.0, "chipdays": 24.0, "gpudays": 24.0, "tpudays": 24.0,
-                   "a100hours": 1.0, "h100hours": 1.0},  # hours named after the chip ("123k A100 hours")
+                   "a100hours": 1.0, "h100hours": 1.0, "v100hours": 1.0, "p100hours": 1.0, "tpuv2hours": 1.0,
+                   "tpuv3hours": 1.0, "tpuv4hours": 1.0},  # hours named after the chip ("123k A100 hours")
     "power": _POWER,
     "pue": {"": 1.0, "ratio": 1.0, "pue": 1.0},
     "duration": _HOURS,
@@ -81,6 +82,7 @@ class Normalized:
     value: float
     unit: str
     qualifier: str | None  # None | approximately | less_than | more_than
+    resolution: float = 0.0  # one unit of the last printed digit, in the canonical unit ("14" t -> 1 t)
 
 
 def parse_number(text: str) -> tuple[float, str | None]:
@@ -117,6 +119,18 @@ def parse_number(text: str) -> tuple[float, str | None]:
     if not math.isfinite(value):
         raise UnitError(f"not a finite number: {text!r}")
     return value, qualifier
+
+
+def printed_resolution(text: str) -> float:
+    """One unit of the last digit printed ('14' -> 1, '31.22' -> 0.01, '3.3M' -> 1e5, '82,432' -> 1)."""
+    s = str(text).strip()
+    multiplier = next((f for w, f in _WORD_MULTIPLIERS.items() if s.lower().endswith(w)), None)
+    if multiplier is None:
+        multiplier = _MULTIPLIERS.get(s[-1], 1.0) if s else 1.0
+    digits = re.sub(r"[eE][+-]?\d+$", "", s)
+    match = re.search(r"[.,](\d+)\D*$", digits)
+    decimals = len(match.group(1)) if match and not re.search(r"\d,\d{3}\D*$", digits) else 0
+    return 10.0 ** -decimals * multiplier
 
 
 def unit_key(unit: str | None) -> str:
@@ -159,4 +173,5 @@ def normalize(metric: str, value_as_printed: str, unit_as_printed: str | None) -
     """Printed value + printed unit -> canonical value and unit for the metric."""
     number, qualifier = parse_number(value_as_printed)
     factor = unit_factor(metric, unit_as_printed)
-    return Normalized(number * factor, CANONICAL_UNIT[metric], qualifier)
+    return Normalized(number * factor, CANONICAL_UNIT[metric], qualifier,
+                      printed_resolution(value_as_printed) * factor)
