@@ -46,13 +46,15 @@ def refresh(verbose: bool) -> None:
             run_config={"loggers": {"console": {"config": {"log_level": level}}}},
         )
     problems = []
+    checks = {e.check_name for e in result.get_asset_check_evaluations()}
     for event in result.all_events:
-        if event.is_step_failure:
+        if event.is_step_failure and not any(event.step_key.endswith(c) for c in checks):
             problems.append(f"step {event.step_key} failed: {_root_cause(event.step_failure_data.error)}")
     for evaluation in result.get_asset_check_evaluations():
         if not evaluation.passed:
+            details = "\n".join(f"  {k}: {getattr(v, 'value', v)}" for k, v in evaluation.metadata.items())
             problems.append(f"blocking check {evaluation.check_name} on "
-                            f"{evaluation.asset_key.to_user_string()} failed: {dict(evaluation.metadata)}")
+                            f"{evaluation.asset_key.to_user_string()} failed:\n{details}")
     for line in _summary(result):
         click.echo(line)
     if problems or not result.success:

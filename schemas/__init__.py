@@ -8,6 +8,8 @@ from dataclasses import dataclass
 
 import pandera.pandas as pa
 
+from schemas.conflicts import Conflicts
+from schemas.disclosure_scorecard import DisclosureScorecard
 from schemas.disclosures import Disclosures
 from schemas.quarantine import Quarantine
 from schemas.sources import Sources
@@ -35,6 +37,8 @@ PUBLISHED_TABLES: dict[str, PublishedTable] = {
         PublishedTable("training_runs", TrainingRuns, "run_id"),
         PublishedTable("disclosures", Disclosures, "disclosure_id"),
         PublishedTable("sources", Sources, "source_id"),
+        PublishedTable("conflicts", Conflicts, "conflict_id"),
+        PublishedTable("disclosure_scorecard", DisclosureScorecard, "scorecard_id"),
         PublishedTable("quarantine", Quarantine, "quarantine_id"),
     ]
 }

@@ -1,8 +1,9 @@
+import pandas as pd
 from pandera.typing import Series
 
 from schemas._fields import BASES, STAGES, ContractModel, col
 
-METRICS = ["emissions", "energy", "chip_hours", "power", "pue", "carbon_intensity", "chip_count", "duration",
+METRICS = ["emissions", "energy", "chip_hours", "power", "tdp", "pue", "carbon_intensity", "chip_count", "duration",
            "water"]
 UNITS = ["tCO2e", "kWh", "hours", "W", "ratio", "kg/kWh", "chips", "L"]
 
@@ -32,11 +33,11 @@ class Disclosures(ContractModel):
     locator: Series[str] = col("Where in the source: table, row, column, section or YAML key")
     hardware: Series[str] = col("Hardware as printed in the source", nullable=True)
     location: Series[str] = col("Location as printed in the source", nullable=True)
-    year: Series["Int64"] = col("Year of the model's release", nullable=True, ge=1990, le=2100)
-    is_pue_included: Series["boolean"] = col("Whether the figure includes data-centre overhead (PUE)",
+    year: Series[pd.Int64Dtype] = col("Year of the model's release", nullable=True, ge=1990, le=2100)
+    is_pue_included: Series[pd.BooleanDtype] = col("Whether the figure includes data-centre overhead (PUE)",
                                              nullable=True)
-    is_idle_included: Series["boolean"] = col("Whether the figure includes idle consumption", nullable=True)
-    is_embodied_included: Series["boolean"] = col("Whether the figure includes embodied hardware emissions",
+    is_idle_included: Series[pd.BooleanDtype] = col("Whether the figure includes idle consumption", nullable=True)
+    is_embodied_included: Series[pd.BooleanDtype] = col("Whether the figure includes embodied hardware emissions",
                                                   nullable=True)
     is_restatement: Series[bool] = col("True when the source restates another developer's model")
     is_superseded: Series[bool] = col("True when a later version of the source replaced this figure")

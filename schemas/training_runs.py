@@ -1,3 +1,4 @@
+import pandas as pd
 from pandera.typing import Series
 
 from schemas._fields import BASES, ORIGINS, STAGES, ContractModel, col
@@ -11,7 +12,7 @@ class TrainingRuns(ContractModel):
     model_name: Series[str] = col("Model name")
     organization: Series[str] = col("Developer of the model")
     stage: Series[str] = col("Lifecycle stage", isin=STAGES)
-    year: Series["Int64"] = col("Year of the model's release", nullable=True, ge=1990, le=2100)
+    year: Series[pd.Int64Dtype] = col("Year of the model's release", nullable=True, ge=1990, le=2100)
     hardware: Series[str] = col("Accelerator, as printed by the headline source", nullable=True)
     chip_count: Series[float] = col("Number of accelerators", unit="chips", nullable=True, ge=0)
     chip_hours: Series[float] = col("Accelerator-hours", unit="hours", nullable=True, ge=0)

@@ -28,5 +28,6 @@ select
     snapshot_sha256,
     cast(value as double) as value,
     unit,
-    value_qualifier
+    value_qualifier,
+    cast(value_resolution as double) as value_resolution
 from normalized_figures

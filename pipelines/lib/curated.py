@@ -23,7 +23,7 @@ SOURCE_KINDS = ("paper", "model_card", "technical_report", "web_page", "dataset"
 
 Stage = Literal["pretraining", "fine-tuning", "development", "inference", "total"]
 Basis = Literal["location-based", "market-based", "operational", "lifecycle", "unspecified"]
-Metric = Literal["emissions", "energy", "chip_hours", "power", "pue", "carbon_intensity", "chip_count",
+Metric = Literal["emissions", "energy", "chip_hours", "power", "tdp", "pue", "carbon_intensity", "chip_count",
                  "duration", "water"]
 Slug = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_]*$", max_length=80)]
 ModelId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]*/[A-Za-z0-9_.\-]+$",
@@ -154,7 +154,7 @@ def load_curated_file(path: Path, known_sources: set[str]) -> CuratedFile:
             try:
                 units.normalize(fig.metric, fig.value, fig.unit)
             except units.UnitError as exc:
-                raise CuratedDataError(f"{path}: field runs.{r}.figures.{f} ({run.model_id} {fig.metric}): {exc}")
+                raise CuratedDataError(f"{path}: field runs.{r}.figures.{f} ({run.model_id} {fig.metric}): {exc}") from exc
             if fig.is_superseded and fig.superseded_on is None:
                 raise CuratedDataError(f"{path}: field runs.{r}.figures.{f}.superseded_on: required when superseded")
     return curated

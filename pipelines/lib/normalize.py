@@ -46,6 +46,7 @@ NORMALIZED_COLUMNS: dict[str, str] = {
     "value": "DOUBLE",
     "unit": "VARCHAR",
     "value_qualifier": "VARCHAR",
+    "value_resolution": "DOUBLE",  # one unit of the last printed digit: rounding is not a conflict
 }
 
 QUARANTINE_COLUMNS: dict[str, str] = {
@@ -88,5 +89,5 @@ def normalize_figures(rows: list[dict]) -> tuple[list[dict], list[dict]]:
                                       f"{row['metric']}: {exc}"))
             continue
         good.append({**{c: row.get(c) for c in FIGURE_COLUMNS}, "value": result.value, "unit": result.unit,
-                     "value_qualifier": result.qualifier})
+                     "value_qualifier": result.qualifier, "value_resolution": result.resolution})
     return good, bad

@@ -16,7 +16,8 @@ CANONICAL_UNIT: dict[str, str] = {
     "emissions": "tCO2e",
     "energy": "kWh",
     "chip_hours": "hours",
-    "power": "W",
+    "power": "W",  # average power draw per accelerator (measured or assumed by the source)
+    "tdp": "W",  # thermal design power per accelerator: a rating, not a measured draw
     "pue": "ratio",
     "carbon_intensity": "kg/kWh",
     "chip_count": "chips",
@@ -58,6 +59,7 @@ UNIT_FACTORS: dict[str, dict[str, float]] = {
                    "a100hours": 1.0, "h100hours": 1.0, "v100hours": 1.0, "p100hours": 1.0, "tpuv2hours": 1.0,
                    "tpuv3hours": 1.0, "tpuv4hours": 1.0},  # hours named after the chip ("123k A100 hours")
     "power": _POWER,
+    "tdp": _POWER,
     "pue": {"": 1.0, "ratio": 1.0, "pue": 1.0},
     "duration": _HOURS,
     "water": _WATER,
