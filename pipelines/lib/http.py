@@ -200,8 +200,12 @@ class AsyncFetcher:
             await self._client.aclose()
             self._client = None
 
-    async def get(self, url: str, *, label: str, params: Mapping[str, Any] | None = None) -> Fetched:
-        """Fetch one document completely, retrying transient failures; raises FetchError."""
+    async def get(self, url: str, *, label: str, params: Mapping[str, Any] | None = None,
+                  max_bytes: int | None = None) -> Fetched:
+        """Fetch one document completely, retrying transient failures; raises FetchError.
+
+        ``max_bytes`` overrides the policy's size cap for this request (e.g. for API listings).
+        """
         policy = self.policy
         async with self._semaphore:
             try:
@@ -216,7 +220,7 @@ class AsyncFetcher:
                     with attempt:
                         if attempt.num > 1:
                             self.stats.retries[label] += 1
-                        return await self._attempt(url, label, params)
+                        return await self._attempt(url, label, params, max_bytes or policy.max_bytes)
             except FetchError:
                 raise
             except httpx.HTTPError as error:
@@ -228,16 +232,22 @@ class AsyncFetcher:
             if not error.retryable:
                 return False
             return error.retry_after_s if error.retry_after_s is not None else True
-        return isinstance(error, httpx.TransportError)
+        if not isinstance(error, httpx.TransportError):
+            return False
+        try:
+            origin = origin_of(str(error.request.url))
+        except RuntimeError:  # an exception raised without a request attached
+            return True
+        return origin not in self._down  # stop at once when the origin was just given up on
 
-    async def _attempt(self, url: str, label: str, params: Mapping[str, Any] | None) -> Fetched:
+    async def _attempt(self, url: str, label: str, params: Mapping[str, Any] | None, max_bytes: int
+                       ) -> Fetched:
         assert self._client is not None, "use AsyncFetcher as an async context manager"
         origin = origin_of(url)
         if origin in self._down:
             raise FetchError(url, "unreachable", detail="earlier connection attempts failed")
         if self._deadline is not None and time.monotonic() > self._deadline:
             raise FetchError(url, "deadline_exceeded")
-        max_bytes = self.policy.max_bytes
         self.stats.requests[label] += 1
         try:
             async with self._client.stream("GET", url, params=params) as response:

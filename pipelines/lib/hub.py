@@ -157,6 +157,7 @@ class HubIngestor:
         policy: FetchPolicy | None = None,
         listing_filter: str = LISTING_FILTER,
         page_size: int = 1000,
+        listing_max_bytes: int = 256 * 1024 * 1024,
         transport: Any = None,
     ) -> None:
         endpoint = endpoint.rstrip("/")
@@ -169,6 +170,7 @@ class HubIngestor:
         self.policy = policy or FetchPolicy()
         self.listing_filter = listing_filter
         self.page_size = page_size
+        self.listing_max_bytes = listing_max_bytes  # API pages, unlike cards, may be large
         self._transport = transport
 
     def __repr__(self) -> str:  # the token stays out of reprs
@@ -289,7 +291,8 @@ class HubIngestor:
                 return listed
             seen_pages.add(url)
             try:
-                page = await fetcher.get(url, label=ENDPOINT_LIST, params=params)
+                page = await fetcher.get(url, label=ENDPOINT_LIST, params=params,
+                                         max_bytes=self.listing_max_bytes)
             except FetchError as error:
                 self._fail(report, KIND_LISTING, None, error.url, error.reason, http_status=error.status)
                 return listed
@@ -323,7 +326,7 @@ class HubIngestor:
             return
         url = f"{self.endpoint}/api/models/{quote(repo_id, safe='/')}"
         try:
-            info = await fetcher.get(url, label=ENDPOINT_INFO)
+            info = await fetcher.get(url, label=ENDPOINT_INFO, max_bytes=self.listing_max_bytes)
             entry = json.loads(info.body)
         except FetchError as error:
             self._fail(report, KIND_INFO, repo_id, error.url, error.reason, http_status=error.status)
