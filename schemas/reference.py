@@ -4,8 +4,7 @@ The CSV files live in `data/reference/`; `pipelines/lib/reference.py` validates 
 on load, so a missing citation or an out-of-range figure fails loudly instead of skewing estimates.
 """
 
-from __future__ import annotations
-
+import pandas as pd
 import pandera.pandas as pa
 from pandera.typing import Series
 
@@ -36,7 +35,7 @@ class Accelerators(Cited):
     name: Series[str] = col("Display name")
     manufacturer: Series[str] = col("Manufacturer")
     kind: Series[str] = col("Accelerator family", isin=KINDS)
-    release_year: Series["Int64"] = col("Year of release", nullable=True, ge=2000, le=2100)
+    release_year: Series[pd.Int64Dtype] = col("Year of release", nullable=True, ge=2000, le=2100)
     memory_gb: Series[float] = col("Memory per board", unit="GB", nullable=True, ge=0)
     tdp_w: Series[float] = col("Thermal design power per chip", unit="W", nullable=True, gt=0)
     tdp_origin: Series[str] = col("Where tdp_w comes from", isin=["epoch", "reference"])
@@ -98,7 +97,7 @@ class GridIntensity(Cited):
 
     zone_id: Series[str] = col("WORLD, ISO 3166-1 alpha-2, ISO 3166-2 subdivision or provider:region")
     zone_kind: Series[str] = col("What the zone is", isin=LOCATION_KINDS)
-    year: Series["Int64"] = col("Year the intensity describes", nullable=True, ge=1990, le=2100)
+    year: Series[pd.Int64Dtype] = col("Year the intensity describes", nullable=True, ge=1990, le=2100)
     kg_per_kwh: Series[float] = col("Carbon intensity", unit="kg/kWh", ge=0, le=2)
     value_as_published: Series[str] = col("The value exactly as the source publishes it")
     unit_as_published: Series[str] = col("The unit exactly as the source publishes it")

@@ -1,0 +1,445 @@
+"""Lifecycle estimates of training emissions, with bounds, input origins and a backtest (METHODOLOGY.md).
+
+Method `lifecycle-v1`:
+    energy_kwh      = chip_hours x power_w x PUE / 1000            (a disclosed energy_kwh replaces it)
+    operational     = energy_kwh x grid intensity / 1000            (tCO2e, location-based)
+    idle            = idle energy x grid intensity / 1000           (0 unless disclosed or in scope)
+    embodied        = chip_hours x (chip + server / chips_per_server) / (lifetime_hours x utilization)
+    total           = operational + idle + embodied
+Bounds come from interval arithmetic over the ranges of every input that was not disclosed; the
+formula is increasing in every input, so [low, high] is exactly the range over that box and always
+contains the central estimate.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from pipelines.lib import units
+from pipelines.lib.reference import (
+    Reference,
+    load_reference,
+    location_provider,
+    location_zones,
+    resolve_hardware,
+    resolve_location,
+)
+
+METHOD = "lifecycle-v1"
+HOURS_PER_YEAR = 8760
+
+INPUT_COLUMNS = ["model_id", "hardware", "chip_count", "chip_hours", "training_days", "location", "year",
+                 "power_w", "pue", "carbon_intensity_kg_per_kwh", "energy_kwh"]
+NUMERIC_INPUTS = ["chip_count", "chip_hours", "training_days", "year", "power_w", "pue",
+                  "carbon_intensity_kg_per_kwh", "energy_kwh", "idle_energy_kwh"]
+OUTPUT_COLUMNS = ["hardware_id", "location_id", "chip_hours_used", "chip_hours_origin", "power_w_used",
+                  "power_w_origin", "pue_used", "pue_origin", "carbon_intensity_used_kg_per_kwh",
+                  "carbon_intensity_origin", "carbon_intensity_zone", "energy_kwh", "energy_kwh_origin",
+                  "operational_tco2e", "idle_tco2e", "embodied_tco2e", "embodied_origin", "total_tco2e",
+                  "low_tco2e", "high_tco2e", "method", "message"]
+
+# Backtest targets on real disclosures (documented in METHODOLOGY.md).
+MEDIAN_ERROR_FACTOR_MAX = 1.10
+SHARE_WITHIN_1_25_MIN = 0.90
+SHARE_INSIDE_BOUNDS_MIN = 0.80
+
+# Origins of an input value.
+DISCLOSED, DERIVED, REFERENCE, EPOCH, DEFAULT = "disclosed", "derived", "reference", "epoch", "reference default"
+
+_ORG_FACILITIES = {"google": "google", "deepmind": "google", "meta": "meta", "facebook": "meta",
+                   "microsoft": "microsoft", "openai": "microsoft", "amazon": "hyperscale"}
+_PROVIDER_FACILITIES = {"gcp": "google", "azure": "microsoft", "aws": "hyperscale"}
+
+
+@dataclass(frozen=True)
+class Interval:
+    """A central value with a low and a high end (all >= 0): the arithmetic keeps low <= value <= high."""
+
+    value: float
+    low: float
+    high: float
+
+    @classmethod
+    def exact(cls, value: float) -> Interval:
+        return cls(value, value, value)
+
+    def __add__(self, other: Interval) -> Interval:
+        return Interval(self.value + other.value, self.low + other.low, self.high + other.high)
+
+    def __mul__(self, other: Interval | float) -> Interval:
+        if not isinstance(other, Interval):
+            other = Interval.exact(float(other))
+        return Interval(self.value * other.value, self.low * other.low, self.high * other.high)
+
+    def __truediv__(self, other: Interval | float) -> Interval:
+        if not isinstance(other, Interval):
+            other = Interval.exact(float(other))
+        return Interval(self.value / other.value, self.low / other.high, self.high / other.low)
+
+
+ZERO = Interval.exact(0.0)
+
+
+@dataclass(frozen=True)
+class Scope:
+    """Which components an estimate covers, so it can be compared with a disclosure of the same scope.
+
+    `idle`: "range" (central 0, high end adds the measured idle share), "include" or "exclude".
+    """
+
+    pue: bool = True
+    idle: str = "range"
+    embodied: bool = True
+
+
+@dataclass
+class Estimate:
+    values: dict = field(default_factory=dict)
+    messages: list[str] = field(default_factory=list)
+
+
+def _number(value) -> float | None:
+    if value is None or value is pd.NA:
+        return None
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        try:
+            number = units.parse_number(str(value))[0]
+        except units.UnitError:
+            return None
+    return number if math.isfinite(number) else None
+
+
+def _text(value) -> str | None:
+    if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)):
+        return None
+    text = str(value).strip()
+    return text or None
+
+
+def grid_intensity(location_id: str | None, year: int | None, ref: Reference) -> tuple[Interval, str, str]:
+    """Location-based intensity (kg/kWh) for a location and year: (interval, zone used, citation)."""
+    grid = ref.grid_intensity
+    for zone in location_zones(location_id, ref):
+        rows = grid[grid.zone_id == zone]
+        if rows.empty:
+            continue
+        dated = rows.dropna(subset=["year"])
+        if year is not None and not dated.empty:
+            gap = (dated.year.astype(int) - year).abs()
+            nearest = dated[gap == gap.min()]
+            chosen = nearest[nearest.year == nearest.year.max()]
+        elif not dated.empty:
+            chosen = dated[dated.year == dated.year.max()]
+        else:
+            chosen = rows
+        central = float(chosen.kg_per_kwh.median())
+        if zone == "WORLD":
+            countries = grid[grid.zone_kind == "country"].kg_per_kwh
+            low, high = float(countries.quantile(0.05)), float(countries.quantile(0.95))
+        else:
+            band = _relative_band(ref)
+            low = min(float(rows.kg_per_kwh.min()), central * (1 - band))
+            high = max(float(rows.kg_per_kwh.max()), central * (1 + band))
+        citation = "; ".join(f"{r.source} [{r.locator}]" for r in chosen.itertuples())
+        return Interval(central, min(low, central), max(high, central)), zone, citation
+    raise ValueError("grid intensity table has no WORLD row")
+
+
+def _relative_band(ref: Reference) -> float:
+    """Largest relative spread between sources for one zone (e.g. US: OWID, eGRID, papers), as a default band."""
+    cached = getattr(ref, "_band", None)
+    if cached is not None:
+        return cached
+    spreads = []
+    for _, rows in ref.grid_intensity.groupby("zone_id"):
+        if len(rows) > 1:
+            median = rows.kg_per_kwh.median()
+            spreads.append(max(rows.kg_per_kwh.max() / median - 1, 1 - rows.kg_per_kwh.min() / median))
+    band = float(max(spreads)) if spreads else 0.0
+    object.__setattr__(ref, "_band", band)
+    return band
+
+
+def facility_for(location_id: str | None, organization: str | None, ref: Reference) -> str:
+    provider = location_provider(location_id, ref)
+    if provider:
+        return _PROVIDER_FACILITIES[provider]
+    org = (organization or "").lower()
+    for word, facility in _ORG_FACILITIES.items():
+        if word in org:
+            return facility
+    return "unknown"
+
+
+def embodied_rate(hardware_id: str | None, ref: Reference) -> tuple[Interval, str]:
+    """Embodied kgCO2e per chip-hour: (chip + server share) / (lifetime hours x utilization)."""
+    params = ref.parameters
+    if hardware_id is not None:
+        acc = ref.accelerators.loc[hardware_id]
+        per_server = int(acc.chips_per_server)
+        chip = Interval(acc.embodied_chip_kgco2e, acc.embodied_chip_low_kgco2e, acc.embodied_chip_high_kgco2e)
+        server = Interval(acc.embodied_server_kgco2e, acc.embodied_server_low_kgco2e,
+                          acc.embodied_server_high_kgco2e)
+        source = str(acc.embodied_source)
+    else:  # unknown accelerator: the GPU-server factors, the most common case
+        gpus = ref.accelerators[ref.accelerators.kind == "gpu"]
+        first = gpus.iloc[0]
+        per_server = int(first.chips_per_server)
+        chip = Interval(first.embodied_chip_kgco2e, gpus.embodied_chip_low_kgco2e.min(),
+                        gpus.embodied_chip_high_kgco2e.max())
+        server = Interval(first.embodied_server_kgco2e, gpus.embodied_server_low_kgco2e.min(),
+                          gpus.embodied_server_high_kgco2e.max())
+        source = str(first.embodied_source)
+    per_chip = chip + server / per_server
+    # high emissions: short life, partial use; low emissions: long life, full use
+    lifetime = Interval(params["hardware_lifetime_years"], params["hardware_lifetime_short_years"],
+                        params["hardware_lifetime_years"])
+    utilization = Interval(params["hardware_utilization"], params["hardware_utilization"],
+                           params["hardware_utilization_full"])
+    return per_chip / (lifetime * HOURS_PER_YEAR * utilization), source
+
+
+def estimate_row(row: Mapping, reference: Reference | None = None, scope: Scope = Scope()) -> Estimate:
+    """Estimate one run from whatever inputs the row has; never raises for missing or unknown inputs."""
+    ref = reference or load_reference()
+    out = Estimate()
+    v, msg = out.values, out.messages
+    num = {k: _number(row.get(k)) for k in NUMERIC_INPUTS}
+    year = int(num["year"]) if num["year"] is not None else None
+
+    hardware_text = _text(row.get("hardware"))
+    hardware_id = resolve_hardware(hardware_text, ref) if hardware_text else None
+    v["hardware_id"] = hardware_id
+    if hardware_text and hardware_id is None:
+        msg.append(f"unknown hardware {hardware_text!r}: no default power or embodied factor")
+    location_text = _text(row.get("location"))
+    location_id = resolve_location(location_text, ref) if location_text else None
+    v["location_id"] = location_id
+    if location_text and location_id is None:
+        msg.append(f"unknown location {location_text!r}: world-average grid intensity used")
+
+    chip_hours = None
+    if num["chip_hours"] is not None:
+        chip_hours, v["chip_hours_origin"] = Interval.exact(num["chip_hours"]), DISCLOSED
+    elif num["chip_count"] is not None and num["training_days"] is not None:
+        chip_hours = Interval.exact(num["chip_count"] * num["training_days"] * 24)
+        v["chip_hours_origin"] = DERIVED
+    v["chip_hours_used"] = chip_hours.value if chip_hours else None
+
+    power = None
+    if num["power_w"] is not None:
+        power, v["power_w_origin"] = Interval.exact(num["power_w"]), DISCLOSED
+    elif hardware_id is not None and not pd.isna(ref.accelerators.loc[hardware_id].tdp_w):
+        acc = ref.accelerators.loc[hardware_id]
+        low_f, high_f = ref.power_factor_range
+        power = Interval(float(acc.tdp_w), float(acc.tdp_w) * low_f, float(acc.tdp_w) * high_f)
+        v["power_w_origin"] = EPOCH if acc.tdp_origin == "epoch" else REFERENCE
+    elif hardware_id is not None:
+        msg.append(f"no TDP on record for {hardware_id}")
+    v["power_w_used"] = power.value if power else None
+
+    if not scope.pue:
+        pue, v["pue_origin"] = Interval.exact(1.0), "excluded (scope)"
+    elif num["pue"] is not None:
+        pue, v["pue_origin"] = Interval.exact(num["pue"]), DISCLOSED
+    else:
+        facility = facility_for(location_id, _text(row.get("organization")), ref)
+        d = ref.pue_defaults.loc[facility]
+        pue, v["pue_origin"] = Interval(float(d.pue), float(d.pue_low), float(d.pue_high)), f"{DEFAULT} ({facility})"
+    v["pue_used"] = pue.value
+
+    if num["carbon_intensity_kg_per_kwh"] is not None:
+        intensity = Interval.exact(num["carbon_intensity_kg_per_kwh"])
+        v["carbon_intensity_origin"], v["carbon_intensity_zone"] = DISCLOSED, None
+    else:
+        intensity, zone, _ = grid_intensity(location_id, year, ref)
+        v["carbon_intensity_origin"], v["carbon_intensity_zone"] = REFERENCE, zone
+        if location_id is None and not location_text:
+            msg.append("no location: world-average grid intensity used")
+    v["carbon_intensity_used_kg_per_kwh"] = intensity.value
+
+    it_energy = chip_hours * power / 1000 if chip_hours and power else None
+    if num["energy_kwh"] is not None:
+        energy, v["energy_kwh_origin"] = Interval.exact(num["energy_kwh"]), DISCLOSED
+    elif it_energy is not None:
+        energy, v["energy_kwh_origin"] = it_energy * pue, "estimated"
+    else:
+        energy = None
+        v["energy_kwh_origin"] = None
+        if not msg or chip_hours is None:
+            msg.append("cannot estimate energy: need energy_kwh, or chip_hours (or chip_count and training_days) "
+                       "with a known hardware or power_w")
+    v["energy_kwh"] = energy.value if energy else None
+    v["method"] = METHOD
+    if energy is None:
+        _blank(v)
+        return out
+
+    operational = energy * intensity / 1000
+    idle = ZERO
+    if num["idle_energy_kwh"] is not None and scope.idle != "exclude":
+        idle = Interval.exact(num["idle_energy_kwh"]) * intensity / 1000
+    elif scope.idle in ("range", "include"):
+        params = ref.parameters
+        ratio = params["bloom_idle_energy_kwh"] / params["bloom_dynamic_energy_kwh"]
+        measured = energy * ratio * intensity / 1000
+        idle = measured if scope.idle == "include" else Interval(0.0, 0.0, measured.high)
+    embodied = None
+    if scope.embodied and chip_hours is not None:
+        rate, _ = embodied_rate(hardware_id, ref)
+        embodied = chip_hours * rate / 1000
+        v["embodied_origin"] = REFERENCE if hardware_id else f"{DEFAULT} (GPU server)"
+    elif scope.embodied:
+        v["embodied_origin"] = None
+        msg.append("embodied emissions not estimated: chip-hours unknown")
+    else:
+        v["embodied_origin"] = "excluded (scope)"
+    total = operational + idle + (embodied or ZERO)
+    v.update(operational_tco2e=operational.value, idle_tco2e=idle.value,
+             embodied_tco2e=embodied.value if embodied else None, total_tco2e=total.value,
+             low_tco2e=total.low, high_tco2e=total.high)
+    return out
+
+
+def _blank(v: dict) -> None:
+    for key in ("operational_tco2e", "idle_tco2e", "embodied_tco2e", "total_tco2e", "low_tco2e", "high_tco2e",
+                "embodied_origin"):
+        v[key] = None
+
+
+def estimate_frame(df: pd.DataFrame, reference: Reference | None = None) -> pd.DataFrame:
+    """Add estimate columns (OUTPUT_COLUMNS) to a frame of runs; inputs it has override the defaults."""
+    ref = reference or load_reference()
+    results = []
+    for record in df.to_dict(orient="records"):
+        est = estimate_row(record, ref)
+        results.append({**{c: None for c in OUTPUT_COLUMNS}, **est.values,
+                        "message": "; ".join(est.messages) or None})
+    added = pd.DataFrame(results, columns=OUTPUT_COLUMNS, index=df.index)
+    kept = df.drop(columns=[c for c in OUTPUT_COLUMNS if c in df.columns])
+    return pd.concat([kept, added], axis=1)
+
+
+def estimate_csv(input_path: str | Path, output_path: str | Path | None = None) -> list[str]:
+    """Estimate every row of a CSV; write the result (or print it when output_path is None); return messages."""
+    frame = pd.read_csv(input_path, keep_default_na=False, na_values=[""])
+    unknown = sorted(set(frame.columns) - set(INPUT_COLUMNS) - {"organization", "idle_energy_kwh"})
+    result = estimate_frame(frame)
+    if output_path is None:
+        print(result.to_csv(index=False), end="")
+    else:
+        result.to_csv(output_path, index=False)
+    messages = [f"column {c!r} is not an estimator input; passed through unchanged" for c in unknown]
+    for i, (model_id, message) in enumerate(zip(result.get("model_id", [None] * len(result)), result.message,
+                                               strict=True)):
+        if isinstance(message, str):
+            messages.append(f"row {i + 1}{f' ({model_id})' if isinstance(model_id, str) else ''}: {message}")
+    return messages
+
+
+# ---------------------------------------------------------------------------------------------- backtest
+
+_COMPARABLE_BASES = {"location-based", "operational", "lifecycle", "unspecified", None}
+
+
+def runs_from_disclosures(disclosures: pd.DataFrame) -> pd.DataFrame:
+    """One row per (source, model, stage) with its disclosed emissions and the inputs disclosed with it.
+
+    Takes rows shaped like the `disclosures` contract (long format, normalized `value` in canonical units).
+    Superseded figures and market-based emissions are left out: market-based figures are never estimated.
+    """
+    d = disclosures.copy()
+    d = d[~d.is_superseded.astype(bool)]
+    runs = []
+    for (source_id, model_id, stage), group in d.groupby(["source_id", "model_id", "stage"], sort=True):
+        metric = group.set_index("metric")
+        emissions = group[(group.metric == "emissions") & group.basis.map(lambda b: b in _COMPARABLE_BASES
+                                                                         if not pd.isna(b) else True)]
+        if emissions.empty:
+            continue
+
+        def first(name):
+            rows = metric.loc[[name]] if name in metric.index else None
+            return float(rows.value.iloc[0]) if rows is not None else None
+
+        head = emissions.iloc[0]
+        chip_hours = first("chip_hours")
+        if chip_hours is None and first("chip_count") is not None and first("duration") is not None:
+            chip_hours = first("chip_count") * first("duration")
+        runs.append({
+            "source_id": source_id, "model_id": model_id, "stage": stage,
+            "organization": head.get("organization"), "hardware": head.get("hardware"),
+            "location": head.get("location"), "year": head.get("year"), "chip_hours": chip_hours,
+            "power_w": first("power"), "pue": first("pue"), "carbon_intensity_kg_per_kwh": first("carbon_intensity"),
+            "disclosed_tco2e": float(head.value), "basis": None if pd.isna(head.basis) else head.basis,
+            "is_pue_included": head.get("is_pue_included"), "is_idle_included": head.get("is_idle_included"),
+            "is_embodied_included": head.get("is_embodied_included"),
+        })
+    return pd.DataFrame(runs)
+
+
+def _scope_for(run: Mapping) -> Scope:
+    def flag(name, default):
+        value = run.get(name)
+        return default if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)) \
+            else bool(value)
+    return Scope(pue=flag("is_pue_included", True),
+                 idle="include" if flag("is_idle_included", False) else "exclude",
+                 embodied=flag("is_embodied_included", False))
+
+
+def backtest(disclosures: pd.DataFrame, reference: Reference | None = None,
+             variants: Iterable[str] = ("defaults", "disclosed")) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Estimate every run that disclosed emissions from its own inputs and compare.
+
+    Variant "defaults" uses hardware, chip-hours, location, year (and organization for the PUE default);
+    variant "disclosed" adds any disclosed power, PUE and carbon intensity. Each estimate covers the same
+    scope as the disclosure (PUE, idle, embodied flags). Returns (per-run errors, summary per variant).
+    """
+    ref = reference or load_reference()
+    runs = disclosures if "disclosed_tco2e" in disclosures.columns else runs_from_disclosures(disclosures)
+    rows = []
+    for run in runs.to_dict(orient="records"):
+        for variant in variants:
+            inputs = {k: run.get(k) for k in ("hardware", "chip_hours", "location", "year", "organization")}
+            if variant == "disclosed":
+                inputs.update({k: run.get(k) for k in ("power_w", "pue", "carbon_intensity_kg_per_kwh")})
+            est = estimate_row(inputs, ref, _scope_for(run)).values
+            disclosed = run["disclosed_tco2e"]
+            estimate = est.get("total_tco2e")
+            ok = estimate is not None and disclosed > 0 and estimate > 0
+            rows.append({
+                "variant": variant, "source_id": run.get("source_id"), "model_id": run.get("model_id"),
+                "stage": run.get("stage"), "disclosed_tco2e": disclosed, "estimate_tco2e": estimate,
+                "low_tco2e": est.get("low_tco2e"), "high_tco2e": est.get("high_tco2e"),
+                "error_tco2e": estimate - disclosed if estimate is not None else None,
+                "error_factor": max(estimate / disclosed, disclosed / estimate) if ok else None,
+                "is_inside_bounds": bool(est["low_tco2e"] <= disclosed <= est["high_tco2e"]) if ok else None,
+                "method": METHOD,
+            })
+    per_run = pd.DataFrame(rows)
+    return per_run, summarize_backtest(per_run)
+
+
+def summarize_backtest(per_run: pd.DataFrame) -> pd.DataFrame:
+    summary = []
+    for variant, group in per_run.groupby("variant", sort=False):
+        scored = group.dropna(subset=["error_factor"])
+        n = len(scored)
+        median = float(scored.error_factor.median()) if n else None
+        within = float((scored.error_factor <= 1.25).mean()) if n else None
+        inside = float(scored.is_inside_bounds.astype(bool).mean()) if n else None
+        summary.append({
+            "variant": variant, "runs": len(group), "scored_runs": n, "median_error_factor": median,
+            "share_within_1_25": within, "share_inside_bounds": inside,
+            "meets_targets": bool(n and median <= MEDIAN_ERROR_FACTOR_MAX and within >= SHARE_WITHIN_1_25_MIN
+                                  and inside >= SHARE_INSIDE_BOUNDS_MIN),
+        })
+    return pd.DataFrame(summary)
