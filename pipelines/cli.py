@@ -17,10 +17,10 @@ def main() -> None:
     """The open dataset of AI emissions disclosures."""
 
 
-def _root_cause(error) -> str:
-    while getattr(error, "cause", None) is not None:
-        error = error.cause
-    return error.message.strip().splitlines()[-1] if error.message.strip() else error.cls_name
+def _user_error(error) -> str:
+    """The exception raised by our code: the direct cause of Dagster's step-execution wrapper."""
+    error = error.cause or error
+    return error.message.strip() or error.cls_name
 
 
 @main.command()
@@ -49,7 +49,7 @@ def refresh(verbose: bool) -> None:
     checks = {e.check_name for e in result.get_asset_check_evaluations()}
     for event in result.all_events:
         if event.is_step_failure and not any(event.step_key.endswith(c) for c in checks):
-            problems.append(f"step {event.step_key} failed: {_root_cause(event.step_failure_data.error)}")
+            problems.append(f"step {event.step_key} failed: {_user_error(event.step_failure_data.error)}")
     for evaluation in result.get_asset_check_evaluations():
         if not evaluation.passed:
             details = "\n".join(f"  {k}: {getattr(v, 'value', v)}" for k, v in evaluation.metadata.items())
