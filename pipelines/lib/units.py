@@ -28,6 +28,7 @@ METRICS = tuple(CANONICAL_UNIT)
 
 # unit key (lower-case, spaces/hyphens/subscripts removed, CO2 qualifiers stripped) -> factor to canonical
 _EMISSIONS = {
+    "mg": 1e-9,  # per-sample inference figures ("0.62 mg")
     "g": 1e-6,
     "kg": 1e-3,
     "t": 1.0,
