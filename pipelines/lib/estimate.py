@@ -14,6 +14,7 @@ contains the central estimate.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,6 +27,7 @@ from pipelines.lib.reference import (
     load_reference,
     location_provider,
     location_zones,
+    organization_country,
     resolve_hardware,
     resolve_location,
 )
@@ -212,6 +214,12 @@ def estimate_row(row: Mapping, reference: Reference | None = None, scope: Scope 
     out = Estimate()
     v, msg = out.values, out.messages
     num = {k: _number(row.get(k)) for k in NUMERIC_INPUTS}
+
+    def given(name: str) -> Interval:
+        """A disclosed input, widened by half its last printed digit when the row says it (<name>_halfstep)."""
+        half = _number(row.get(f"{name}_halfstep")) or 0.0
+        return Interval(num[name], max(num[name] - half, 0.0), num[name] + half)
+
     year = int(num["year"]) if num["year"] is not None else None
 
     hardware_text = _text(row.get("hardware"))
@@ -224,10 +232,14 @@ def estimate_row(row: Mapping, reference: Reference | None = None, scope: Scope 
     v["location_id"] = location_id
     if location_text and location_id is None:
         msg.append(f"unknown location {location_text!r}: world-average grid intensity used")
+    organization = _text(row.get("organization"))
+    assumed_country = None
+    if location_text is None and organization:
+        assumed_country = organization_country(organization)
 
     chip_hours = None
     if num["chip_hours"] is not None:
-        chip_hours, v["chip_hours_origin"] = Interval.exact(num["chip_hours"]), DISCLOSED
+        chip_hours, v["chip_hours_origin"] = given("chip_hours"), DISCLOSED
     elif num["chip_count"] is not None and num["training_days"] is not None:
         chip_hours = Interval.exact(num["chip_count"] * num["training_days"] * 24)
         v["chip_hours_origin"] = DERIVED
@@ -235,7 +247,7 @@ def estimate_row(row: Mapping, reference: Reference | None = None, scope: Scope 
 
     power = None
     if num["power_w"] is not None:
-        power, v["power_w_origin"] = Interval.exact(num["power_w"]), DISCLOSED
+        power, v["power_w_origin"] = given("power_w"), DISCLOSED
     elif hardware_id is not None and not pd.isna(ref.accelerators.loc[hardware_id].tdp_w):
         acc = ref.accelerators.loc[hardware_id]
         low_f, high_f = ref.power_factor_range
@@ -248,16 +260,24 @@ def estimate_row(row: Mapping, reference: Reference | None = None, scope: Scope 
     if not scope.pue:
         pue, v["pue_origin"] = Interval.exact(1.0), "excluded (scope)"
     elif num["pue"] is not None:
-        pue, v["pue_origin"] = Interval.exact(num["pue"]), DISCLOSED
+        pue, v["pue_origin"] = given("pue"), DISCLOSED
     else:
-        facility = facility_for(location_id, _text(row.get("organization")), ref)
+        facility = facility_for(location_id, organization, ref)
         d = ref.pue_defaults.loc[facility]
         pue, v["pue_origin"] = Interval(float(d.pue), float(d.pue_low), float(d.pue_high)), f"{DEFAULT} ({facility})"
     v["pue_used"] = pue.value
 
     if num["carbon_intensity_kg_per_kwh"] is not None:
-        intensity = Interval.exact(num["carbon_intensity_kg_per_kwh"])
+        intensity = given("carbon_intensity_kg_per_kwh")
         v["carbon_intensity_origin"], v["carbon_intensity_zone"] = DISCLOSED, None
+    elif assumed_country:
+        # no location: the developer's country (Epoch AI), with the world average inside the range
+        intensity, zone, _ = grid_intensity(assumed_country, year, ref)
+        world, _, _ = grid_intensity(None, year, ref)
+        intensity = Interval(intensity.value, min(intensity.low, world.value), max(intensity.high, world.value))
+        v["carbon_intensity_origin"] = f"{REFERENCE} (organization country from {EPOCH})"
+        v["carbon_intensity_zone"] = zone
+        msg.append(f"no location: grid of {assumed_country}, the organization's country per Epoch AI, used")
     else:
         intensity, zone, _ = grid_intensity(location_id, year, ref)
         v["carbon_intensity_origin"], v["carbon_intensity_zone"] = REFERENCE, zone
@@ -267,7 +287,7 @@ def estimate_row(row: Mapping, reference: Reference | None = None, scope: Scope 
 
     it_energy = chip_hours * power / 1000 if chip_hours and power else None
     if num["energy_kwh"] is not None:
-        energy, v["energy_kwh_origin"] = Interval.exact(num["energy_kwh"]), DISCLOSED
+        energy, v["energy_kwh_origin"] = given("energy_kwh"), DISCLOSED
     elif it_energy is not None:
         energy, v["energy_kwh_origin"] = it_energy * pue, "estimated"
     else:
@@ -349,40 +369,75 @@ def estimate_csv(input_path: str | Path, output_path: str | Path | None = None) 
 _COMPARABLE_BASES = {"location-based", "operational", "lifecycle", "unspecified", None}
 
 
+def _pick(group: pd.DataFrame, metric: str, prefer: str | None = None) -> tuple[float | None, float]:
+    """First figure of a metric in a run (preferring rows whose locator or basis matches `prefer`),
+    with half its last printed digit."""
+    rows = group[group.metric == metric]
+    if prefer and not rows.empty:
+        preferred = rows[rows.locator.astype(str).str.contains(prefer, case=False, regex=True)
+                         | rows.basis.astype(str).str.contains(prefer, case=False, regex=True)]
+        rows = preferred if not preferred.empty else rows
+    if rows.empty:
+        return None, 0.0
+    printed = rows.value_as_printed.iloc[0] if "value_as_printed" in rows else None
+    return float(rows.value.iloc[0]), _half_step(printed, rows.value.iloc[0])
+
+
 def runs_from_disclosures(disclosures: pd.DataFrame) -> pd.DataFrame:
     """One row per (source, model, stage) with its disclosed emissions and the inputs disclosed with it.
 
     Takes rows shaped like the `disclosures` contract (long format, normalized `value` in canonical units).
     Superseded figures and market-based emissions are left out: market-based figures are never estimated.
     """
-    d = disclosures.copy()
-    d = d[~d.is_superseded.astype(bool)]
+    d = disclosures[~disclosures.is_superseded.astype(bool)]
     runs = []
     for (source_id, model_id, stage), group in d.groupby(["source_id", "model_id", "stage"], sort=True):
-        metric = group.set_index("metric")
-        emissions = group[(group.metric == "emissions") & group.basis.map(lambda b: b in _COMPARABLE_BASES
-                                                                         if not pd.isna(b) else True)]
+        comparable = group.basis.map(lambda b: True if pd.isna(b) else b in _COMPARABLE_BASES)
+        emissions = group[(group.metric == "emissions") & comparable]
         if emissions.empty:
             continue
-
-        def first(name):
-            rows = metric.loc[[name]] if name in metric.index else None
-            return float(rows.value.iloc[0]) if rows is not None else None
-
         head = emissions.iloc[0]
-        chip_hours = first("chip_hours")
-        if chip_hours is None and first("chip_count") is not None and first("duration") is not None:
-            chip_hours = first("chip_count") * first("duration")
+        power, power_step = _pick(group, "power", prefer="measured|average")
+        if power is None:
+            power, power_step = _pick(group, "tdp")
+        pue, pue_step = _pick(group, "pue")
+        intensity, intensity_step = _pick(group, "carbon_intensity", prefer="location")
+        chip_hours, _ = _pick(group, "chip_hours")
+        chip_count, _ = _pick(group, "chip_count")
+        duration, _ = _pick(group, "duration")
+        if chip_hours is None and chip_count is not None and duration is not None:
+            chip_hours = chip_count * duration
+        half = _half_step(head.get("value_as_printed"), head.value)
         runs.append({
             "source_id": source_id, "model_id": model_id, "stage": stage,
             "organization": head.get("organization"), "hardware": head.get("hardware"),
             "location": head.get("location"), "year": head.get("year"), "chip_hours": chip_hours,
-            "power_w": first("power"), "pue": first("pue"), "carbon_intensity_kg_per_kwh": first("carbon_intensity"),
-            "disclosed_tco2e": float(head.value), "basis": None if pd.isna(head.basis) else head.basis,
+            "power_w": power, "power_w_halfstep": power_step, "pue": pue, "pue_halfstep": pue_step,
+            "carbon_intensity_kg_per_kwh": intensity, "carbon_intensity_kg_per_kwh_halfstep": intensity_step,
+            "disclosed_tco2e": float(head.value), "disclosed_low_tco2e": float(head.value) - half,
+            "disclosed_high_tco2e": float(head.value) + half,
+            "basis": None if pd.isna(head.basis) else head.basis,
             "is_pue_included": head.get("is_pue_included"), "is_idle_included": head.get("is_idle_included"),
             "is_embodied_included": head.get("is_embodied_included"),
         })
     return pd.DataFrame(runs)
+
+
+def _half_step(printed, value) -> float:
+    """Half the last printed digit of a disclosed figure, in its normalized unit ('14' t -> 0.5 t).
+
+    A disclosure printed as 14 t means 13.5-14.5 t; bounds are compared with that interval.
+    """
+    parsed = _number(printed)
+    text = str(printed or "").strip()
+    digits = re.search(r"(\d[\d,\s]*)(?:\.(\d+))?", text)
+    if parsed is None or parsed == 0 or digits is None:
+        return 0.0
+    decimals = len(digits.group(2) or "")
+    step = 10.0 ** -decimals
+    if decimals == 0:  # trailing zeros of an integer are not significant ('1,000' -> step 1? keep 1)
+        step = 1.0
+    return 0.5 * step * abs(float(value) / parsed)
 
 
 def _scope_for(run: Mapping) -> Scope:
@@ -410,7 +465,8 @@ def backtest(disclosures: pd.DataFrame, reference: Reference | None = None,
         for variant in variants:
             inputs = {k: run.get(k) for k in ("hardware", "chip_hours", "location", "year", "organization")}
             if variant == "disclosed":
-                inputs.update({k: run.get(k) for k in ("power_w", "pue", "carbon_intensity_kg_per_kwh")})
+                for k in ("power_w", "pue", "carbon_intensity_kg_per_kwh"):
+                    inputs[k], inputs[f"{k}_halfstep"] = run.get(k), run.get(f"{k}_halfstep")
             est = estimate_row(inputs, ref, _scope_for(run)).values
             disclosed = run["disclosed_tco2e"]
             estimate = est.get("total_tco2e")
@@ -421,7 +477,9 @@ def backtest(disclosures: pd.DataFrame, reference: Reference | None = None,
                 "low_tco2e": est.get("low_tco2e"), "high_tco2e": est.get("high_tco2e"),
                 "error_tco2e": estimate - disclosed if estimate is not None else None,
                 "error_factor": max(estimate / disclosed, disclosed / estimate) if ok else None,
-                "is_inside_bounds": bool(est["low_tco2e"] <= disclosed <= est["high_tco2e"]) if ok else None,
+                "is_inside_bounds": bool(est["low_tco2e"] <= run.get("disclosed_high_tco2e", disclosed)
+                                         and run.get("disclosed_low_tco2e", disclosed) <= est["high_tco2e"])
+                if ok else None,
                 "method": METHOD,
             })
     per_run = pd.DataFrame(rows)

@@ -135,8 +135,8 @@ _PROVIDER_WORDS = {
     "azure": "azure", "microsoft azure": "azure",
 }
 _PLACEHOLDERS = {"na", "n/a", "none", "unknown", "null", "-", "tbd", "[more information needed]"}
-_COUNTRY_ALIASES = {"uk": "GB", "u.k.": "GB", "england": "GB", "u.s.": "US", "u.s.a.": "US",
-                    "united states": "US", "america": "US", "korea": "KR", "south korea": "KR"}
+_COUNTRY_ALIASES = {"korea (republic of)": "KR", "uk": "GB", "u.k.": "GB", "england": "GB", "u.s.": "US",
+                    "u.s.a.": "US", "united states": "US", "america": "US", "korea": "KR", "south korea": "KR"}
 
 
 def _country(text: str, codes_only: bool = False) -> str | None:
@@ -258,6 +258,35 @@ def location_provider(location_id: str | None, ref: Reference) -> str | None:
     if location_id and location_id in ref.cloud_regions.index:
         return str(ref.cloud_regions.loc[location_id].provider)
     return None
+
+
+@functools.lru_cache(maxsize=4)
+def _organization_countries(directory: Path) -> dict[str, str]:
+    path = directory / "epoch_notable_ai_models.csv"
+    if not path.exists():
+        return {}
+    frame = pd.read_csv(path, usecols=lambda c: c.startswith(("Organization", "Country")))
+    org_col = next(c for c in frame.columns if c.startswith("Organization"))
+    country_col = next((c for c in frame.columns if c.startswith("Country")), None)
+    if country_col is None:
+        return {}
+    single = frame.dropna()
+    single = single[~single[org_col].str.contains(",") & ~single[country_col].str.contains(",")]
+    found = {}
+    for org, countries in single.groupby(single[org_col].str.strip().str.lower())[country_col]:
+        names = set(countries.str.strip())
+        if len(names) == 1:
+            code = _country(names.pop())
+            if code:
+                found[org] = code
+    return found
+
+
+def organization_country(organization: str | None, directory: Path = REFERENCE_DIR) -> str | None:
+    """Country of a developer as Epoch AI records it ('Meta AI' -> 'US'); None when unknown or ambiguous."""
+    if not organization or not isinstance(organization, str):
+        return None
+    return _organization_countries(directory).get(organization.strip().lower())
 
 
 def unresolved_counts() -> dict[str, dict[str, int]]:
