@@ -1,0 +1,153 @@
+"""Reference tables: validation on load, citations, hardware and location resolution, pinned snapshots."""
+
+import importlib.util
+import shutil
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from pipelines.lib import reference
+from pipelines.lib.reference import (
+    REFERENCE_DIR,
+    ReferenceDataError,
+    load_reference,
+    organization_country,
+    resolve_hardware,
+    resolve_location,
+)
+
+CORPUS = Path(__file__).resolve().parents[1].parent / "shared" / "corpus"
+
+
+@pytest.fixture(scope="module")
+def ref():
+    return load_reference()
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("Tesla V100-SXM2-16GB", "nvidia-v100-sxm2-16gb"),
+    ("8 x A100 80GB", "nvidia-a100-sxm4-80gb"),
+    ("NVIDIA H100 80GB HBM3", "nvidia-h100-sxm5-80gb"),
+    ("A100-80GB", "nvidia-a100-sxm4-80gb"),
+    ("TPUv4", "google-tpu-v4"),
+    ("A100 PCIe 40GB", "nvidia-a100-pcie-40gb"),
+    ("H100-80GB (TDP of 700W)", "nvidia-h100-sxm5-80gb"),
+    ("TPU v3-256", "google-tpu-v3"),
+    ("GPU T4 x 2", "nvidia-t4"),
+    ("NVIDIA GeForce RTX 4090", "nvidia-rtx-4090"),
+    ("RTX 3090", "nvidia-rtx-3090"),
+])
+def test_resolve_hardware_common_spellings(ref, text, expected):
+    assert resolve_hardware(text, ref) == expected
+
+
+def test_unknown_hardware_is_none_and_counted(ref):
+    before = reference.UNRESOLVED_HARDWARE["Quantum Abacus 9000"]
+    assert resolve_hardware("Quantum Abacus 9000", ref) is None
+    assert reference.unresolved_counts()["hardware"]["Quantum Abacus 9000"] == before + 1
+    assert resolve_hardware(None, ref) is None and resolve_hardware("  ", ref) is None
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("us-east-1", "aws:us-east-1"),
+    ("aws:us-east-1", "aws:us-east-1"),
+    ("gcp:us-central1", "gcp:us-central1"),
+    ("GCP us-central1", "gcp:us-central1"),
+    ("azure:eastus", "azure:eastus"),
+    ("East US", "azure:eastus"),
+    ("AWS us-east", "US"),  # two AWS regions start with us-east, both in the US
+    ("US-east", "US"),
+    ("France", "FR"),
+    ("Germany", "DE"),  # a country name wins over a region-code prefix (germanywestcentral)
+    ("Iowa, USA", "US"),
+    ("Orsay, France", "FR"),
+    ("France (FRA)", "FR"),
+    ("United States of America", "US"),
+    ("US national average (assumed)", "US"),
+    ("Oklahoma", "US"),
+])
+def test_resolve_location_forms_seen_in_cards(ref, text, expected):
+    assert resolve_location(text, ref) == expected
+
+
+@pytest.mark.parametrize("text", ["Google Georgia", "europe-west", "nowhere land", "NA", "Jean Zay"])
+def test_ambiguous_or_unknown_locations_are_not_guessed(ref, text):
+    assert resolve_location(text, ref) is None
+
+
+def test_cloud_region_zones_go_from_region_to_state_to_country(ref):
+    assert reference.location_zones("aws:us-east-1", ref) == ["aws:us-east-1", "US-VA", "US"]
+    assert reference.location_zones("FR", ref) == ["FR"]
+    assert reference.location_zones(None, ref) == ["WORLD"]
+
+
+def test_every_row_is_cited(ref):
+    for name, frame in [("accelerators", ref.accelerators), ("grid_intensity", ref.grid_intensity),
+                        ("pue_defaults", ref.pue_defaults), ("cloud_regions", ref.cloud_regions)]:
+        assert frame.source.str.strip().ne("").all(), name
+        assert frame.source_url.str.match(r"^https?://").all(), name
+        assert frame.locator.str.strip().ne("").all(), name
+
+
+def test_broken_table_fails_with_file_and_reason(tmp_path):
+    for path in REFERENCE_DIR.glob("*.csv"):
+        shutil.copy(path, tmp_path / path.name)
+    pue = pd.read_csv(tmp_path / "pue_defaults.csv")
+    pue.loc[0, "pue_low"] = 3.0  # low end above the default
+    pue.to_csv(tmp_path / "pue_defaults.csv", index=False)
+    with pytest.raises(ReferenceDataError, match="pue_defaults.csv"):
+        load_reference(tmp_path)
+
+
+def test_alias_to_unknown_hardware_id_is_rejected(tmp_path):
+    for path in REFERENCE_DIR.glob("*.csv"):
+        shutil.copy(path, tmp_path / path.name)
+    with (tmp_path / "hardware_aliases.csv").open("a") as fh:
+        fh.write("Imaginary X1,imaginary-x1,test\n")
+    with pytest.raises(ReferenceDataError, match="imaginary-x1"):
+        load_reference(tmp_path)
+
+
+def test_accelerator_tdp_matches_pinned_epoch_rows(ref):
+    epoch = pd.read_csv(REFERENCE_DIR / "epoch_ml_hardware.csv").set_index("Hardware name")
+    from_epoch = ref.accelerators[ref.accelerators.tdp_origin == "epoch"]
+    for hardware_id, row in from_epoch.iterrows():
+        expected = epoch.loc[row.epoch_hardware_name, "TDP (W)"]
+        assert (pd.isna(expected) and pd.isna(row.tdp_w)) or expected == row.tdp_w, hardware_id
+
+
+def test_pinned_epoch_hardware_is_the_corpus_snapshot_columns():
+    source = CORPUS / "epoch" / "ml_hardware.csv"
+    if not source.exists():
+        pytest.skip("shared corpus not available")
+    pinned = pd.read_csv(REFERENCE_DIR / "epoch_ml_hardware.csv")
+    full = pd.read_csv(source)[list(pinned.columns)]
+    pd.testing.assert_frame_equal(pinned, full)
+    assert "Notes" not in pinned.columns
+
+
+def test_power_range_comes_from_measured_runs(ref):
+    low, high = ref.power_factor_range
+    # Patterson et al. Table 4: Switch Transformer 245 W on a 450 W TPU v3; GPT-3 330 W on a 300 W V100
+    assert low == pytest.approx(245 / 450) and high == pytest.approx(330 / 300)
+
+
+def test_organization_country_from_epoch():
+    assert organization_country("Meta AI") == "US"
+    assert organization_country("No Such Lab") is None
+
+
+@pytest.mark.skipif(importlib.util.find_spec("codecarbon") is None, reason="codecarbon (dev dependency) absent")
+def test_committed_grid_rows_match_installed_codecarbon(ref):
+    import importlib.metadata
+
+    version = importlib.metadata.version("codecarbon")
+    committed = ref.grid_intensity[ref.grid_intensity.source.str.startswith("codecarbon")]
+    if not committed.source.str.startswith(f"codecarbon {version},").all():
+        pytest.skip(f"reference rows come from another codecarbon version than {version}: rebuild them")
+    built = reference.codecarbon_grid_rows()
+    key = ["zone_id", "year", "locator"]
+    merged = committed.merge(built, on=key, suffixes=("", "_built"), how="outer", indicator=True)
+    assert (merged._merge == "both").all()
+    assert (merged.kg_per_kwh - merged.kg_per_kwh_built).abs().max() < 1e-9
