@@ -30,6 +30,7 @@ METRICS = tuple(CANONICAL_UNIT)
 _EMISSIONS = {
     "mg": 1e-9,  # per-sample inference figures ("0.62 mg")
     "g": 1e-6,
+    "grams": 1e-6,
     "kg": 1e-3,
     "t": 1.0,
     "ton": 1.0,  # metric tons in every source seen so far; short tons would need their own entry
@@ -66,7 +67,7 @@ UNIT_FACTORS: dict[str, dict[str, float]] = {
     "water": _WATER,
 }
 
-_MASS_FOR_INTENSITY = {"g": 1e-3, "kg": 1.0, "t": 1e3, "lb": 0.45359237, "lbs": 0.45359237}
+_MASS_FOR_INTENSITY = {"g": 1e-3, "grams": 1e-3, "kg": 1.0, "t": 1e3, "lb": 0.45359237, "lbs": 0.45359237}
 _ENERGY_FOR_INTENSITY = {"wh": 1e-3, "kwh": 1.0, "mwh": 1e3}
 
 _MULTIPLIERS = {"k": 1e3, "K": 1e3, "M": 1e6, "B": 1e9}  # "m" and "MT" are ambiguous: not accepted
