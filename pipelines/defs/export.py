@@ -6,6 +6,7 @@ from dagster_duckdb import DuckDBResource
 from pipelines.defs.resources import PathsResource
 from pipelines.lib import release as releases
 from pipelines.lib.datacard import data_card
+from pipelines.lib.plots import write_plots
 from schemas import PUBLISHED_TABLES
 
 
@@ -22,6 +23,7 @@ def release(paths: PathsResource, duckdb: DuckDBResource) -> dg.MaterializeResul
         release_date=releases.release_date_from_env(),
         datapackage_extra={"sources": [{"title": title, "path": url} for title, url in sources]},
         data_card=data_card,
+        extra_files=lambda folder, version, tables: write_plots(folder, tables),
     )
     return dg.MaterializeResult(metadata={
         "version": result.version,

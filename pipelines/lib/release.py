@@ -234,7 +234,7 @@ def write_release(
             "name": "ai-emissions-disclosures",
             "title": "Open dataset of AI emissions disclosures",
             "version": version,
-            "created": release_date.isoformat(),
+            "created": f"{release_date.isoformat()}T00:00:00Z",
             "licenses": [DATA_LICENSE],
             "content_sha256": digest,
             **datapackage_extra,
@@ -273,5 +273,7 @@ def _resources(folder: Path, published: Mapping[str, PublishedTable], tables: Ma
             }
             if fmt == "csv":
                 resource["encoding"] = "utf-8"
+            else:
+                resource["type"] = "file"  # same rows and schema as the CSV resource; checked by hash and size
             resources.append(resource)
     return resources
