@@ -18,7 +18,7 @@ select
     functional_unit,
     component,
     value_as_printed,
-    unit_as_printed,
+    nullif(unit_as_printed, '') as unit_as_printed,
     locator,
     coalesce(is_superseded, false) as is_superseded,
     superseded_on,
