@@ -153,6 +153,7 @@ class HubEmulator:
         self.authorization_seen: Counter[str] = Counter()
         self.request_log: list[tuple[float, str, str]] = []  # (time, endpoint, path)
         self.next_link_base: str | None = None  # set to test a Link pointing elsewhere
+        self.next_link_path = "/api/models"
         self._server = _Server((host, port), _Handler, self)
         self._thread: threading.Thread | None = None
 
@@ -327,7 +328,7 @@ class HubEmulator:
             next_query = {key: values[0] for key, values in query.items() if key != "cursor"}
             next_query["cursor"] = _encode_cursor(offset + limit)
             base = self.next_link_base or self.url
-            headers["Link"] = f'<{base}/api/models?{urlencode(next_query)}>; rel="next"'
+            headers["Link"] = f'<{base}{self.next_link_path}?{urlencode(next_query)}>; rel="next"'
         handler.reply_json(page, headers, cut=cut)
 
     def _control(self, handler: _Handler, path: str) -> None:

@@ -138,7 +138,8 @@ def test_hostile_ids_never_choose_a_path_or_a_url(hub, tmp_path):
     report = ingestor.refresh()
 
     reasons = sorted(failure.reason for failure in report.errors)
-    assert reasons == sorted(["invalid_repo_id"] * 4 + ["invalid_sha", "missing_sha", "bad_entry"])
+    # "org/no-sha" is looked up with a model-info request (as for a mirror omitting shas): unknown.
+    assert reasons == sorted(["invalid_repo_id"] * 4 + ["invalid_sha", "not_found", "bad_entry"])
     assert report.fetched == len(hub.repo_ids)  # the well-formed entries still land
     requested = [path for _, _, path in hub.request_log]
     assert not any("etc" in path or "pwned" in path or "ok-name" in path for path in requested)
@@ -173,14 +174,33 @@ def test_token_is_sent_to_the_hub_and_recorded_nowhere(tmp_path, caplog):
             assert token.encode() not in path.read_bytes(), path
 
 
-def test_listing_link_to_another_origin_is_not_followed(hub, tmp_path):
+def test_listing_entry_without_sha_costs_one_info_request(hub, tmp_path):
+    hub.add_repo("org/sha-less", b"# card of a repo listed without its sha\n", listed=False)
+    hub.add_listing_entry({"id": "org/sha-less", "cardData": {"license": "mit"}})
+    ingestor = _ingestor(hub, tmp_path / "snap")
+    report = ingestor.refresh()
+    assert report.errors == []
+    assert report.requests["info"] == len(WATCH_ONLY) + 1
+    card = {c.repo_id: c for c in ingestor.current_cards()}["org/sha-less"]
+    assert (card.revision, card.discovered_by) == (hub.sha("org/sha-less"), "listing")
+
+
+def test_listing_link_to_another_origin_only_lends_its_cursor(hub, tmp_path):
     with HubEmulator() as elsewhere:
         hub.next_link_base = elsewhere.url
         ingestor = _ingestor(hub, tmp_path / "snap", token="hf_secret_value")
         report = ingestor.refresh()
         assert sum(elsewhere.counts.values()) == 0
+    assert report.listing_complete and report.errors == []
+    assert report.fetched == len(hub.repo_ids)
+
+
+def test_listing_link_to_another_path_is_refused(hub, tmp_path):
+    hub.next_link_path = "/api/spaces"
+    ingestor = _ingestor(hub, tmp_path / "snap")
+    report = ingestor.refresh()
     assert not report.listing_complete
-    assert [f.reason for f in report.errors] == ["foreign_next_link"]
+    assert [f.reason for f in report.errors] == ["bad_next_link"]
     assert report.fetched == PAGE + len(WATCH_ONLY)  # the first page's cards still land
 
 

@@ -13,8 +13,9 @@ Incremental: a card is downloaded only when its repo's ``sha`` differs from the 
 last successful snapshot in the manifest (or no snapshot exists yet). Request cost of a refresh
 where nothing changed: one request per listing page, plus one model-info request per watchlist
 repo that the listing did not already cover (a watchlist repo found in the listing costs nothing
-extra). A README that the Hub reports missing at a revision is remembered and not asked for again
-until the repo's ``sha`` moves.
+extra), plus one per listed repo whose entry lacks a ``sha`` (a mirror may omit it). A README
+that the Hub reports missing at a revision is remembered and not asked for again until the
+repo's ``sha`` moves.
 
 Failures never abort a refresh: every failed fetch becomes a manifest row and an entry in the
 report, earlier snapshots stay current, and the next refresh retries whatever did not land.
@@ -222,12 +223,13 @@ class HubIngestor:
                     return
                 card_tasks.append(asyncio.create_task(self._fetch_card(fetcher, candidate, report, outcomes)))
 
-            listed = await self._list(fetcher, report, consider)
+            listed, without_sha = await self._list(fetcher, report, consider)
             report.listed = len(listed)
+            info_needed = {repo_id: "listing" for repo_id in without_sha}
+            info_needed.update({r: "watchlist" for r in self.watchlist if r not in listed})
             info_tasks = [
-                asyncio.create_task(self._model_info(fetcher, repo_id, report, consider, outcomes))
-                for repo_id in self.watchlist
-                if repo_id not in listed
+                asyncio.create_task(self._model_info(fetcher, repo_id, found_by, report, consider, outcomes))
+                for repo_id, found_by in info_needed.items()
             ]
             await asyncio.gather(*info_tasks)
             await asyncio.gather(*card_tasks)
@@ -275,8 +277,10 @@ class HubIngestor:
 
     # -- steps -----------------------------------------------------------------------------
 
-    async def _list(self, fetcher: AsyncFetcher, report: IngestReport, consider) -> set[str]:
+    async def _list(self, fetcher: AsyncFetcher, report: IngestReport, consider) -> tuple[set[str], set[str]]:
+        """Walk the listing pages; returns the repo ids named and those named without a sha."""
         listed: set[str] = set()
+        without_sha: set[str] = set()
         url: str | None = f"{self.endpoint}/api/models"
         params: dict[str, Any] | None = {
             "filter": self.listing_filter,
@@ -288,14 +292,14 @@ class HubIngestor:
         while url is not None:
             if len(seen_pages) >= _MAX_LISTING_PAGES or url in seen_pages:
                 self._fail(report, KIND_LISTING, None, url, "pagination_loop")
-                return listed
+                return listed, without_sha
             seen_pages.add(url)
             try:
                 page = await fetcher.get(url, label=ENDPOINT_LIST, params=params,
                                          max_bytes=self.listing_max_bytes)
             except FetchError as error:
                 self._fail(report, KIND_LISTING, None, error.url, error.reason, http_status=error.status)
-                return listed
+                return listed, without_sha
             page_url = page.url
             try:
                 entries = json.loads(page.body)
@@ -303,23 +307,42 @@ class HubIngestor:
                     raise ValueError("listing page is not a JSON array")
             except ValueError:
                 self._fail(report, KIND_LISTING, None, page_url, "bad_listing_json", http_status=page.status)
-                return listed
+                return listed, without_sha
             self.store.record(kind=KIND_LISTING, url=page_url, status=STATUS_OK, http_status=page.status,
                               bytes=len(page.body), metadata={"entries": len(entries)})
             for entry in entries:
+                if isinstance(entry, dict) and entry.get("sha") is None and is_valid_repo_id(entry.get("id")):
+                    # A mirror may omit the sha: one model-info request will give it.
+                    listed.add(entry["id"])
+                    without_sha.add(entry["id"])
+                    continue
                 candidate = self._candidate(entry, "listing", report, page_url)
                 if candidate is not None:
                     listed.add(candidate.repo_id)
                     consider(candidate)
-            url, params = page.next_url, None  # the next link carries the query
-            if url is not None and not same_origin(url, self.endpoint):
-                self._fail(report, KIND_LISTING, None, url, "foreign_next_link")
-                return listed
+            params = None  # the next link carries the query
+            url = self._next_page(page.next_url, report) if page.next_url else None
+            if page.next_url and url is None:
+                return listed, without_sha
         report.listing_complete = True
-        return listed
+        return listed, without_sha
 
-    async def _model_info(self, fetcher: AsyncFetcher, repo_id: str, report: IngestReport, consider,
-                          outcomes: Counter[str]) -> None:
+    def _next_page(self, next_url: str, report: IngestReport) -> str | None:
+        """The next listing page, always on our endpoint (a mirror may echo the upstream's links).
+
+        Only the query (the cursor) is taken from the link, so remote data never sends the
+        request, or the token, to another host.
+        """
+        parts = urlsplit(next_url)
+        if not parts.path.endswith("/api/models"):
+            self._fail(report, KIND_LISTING, None, next_url, "bad_next_link")
+            return None
+        if not same_origin(next_url, self.endpoint):
+            log.info("listing link points to %s; following its cursor on %s", parts.netloc, self.endpoint)
+        return f"{self.endpoint}/api/models" + (f"?{parts.query}" if parts.query else "")
+
+    async def _model_info(self, fetcher: AsyncFetcher, repo_id: str, discovered_by: str, report: IngestReport,
+                          consider, outcomes: Counter[str]) -> None:
         if not is_valid_repo_id(repo_id):
             self._fail(report, KIND_REJECTED, repo_id, "", "invalid_repo_id")
             outcomes["failed"] += 1
@@ -341,7 +364,7 @@ class HubIngestor:
         if isinstance(entry, dict) and entry.get("id") not in (None, repo_id):
             # The Hub answers for renamed repos under their new id; follow the name it gives.
             log.info("watchlist repo %s is now %s", repo_id, entry.get("id"))
-        candidate = self._candidate(entry, "watchlist", report, info.url)
+        candidate = self._candidate(entry, discovered_by, report, info.url)
         if candidate is None:
             outcomes["failed"] += 1
         else:
