@@ -40,6 +40,18 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+class ColumnSpec(_Strict):
+    """One more metric column: for a metric printed in several columns (gross and net, location- and
+    market-based emissions, chip TDP and measured power) or a column with its own stage or unit."""
+
+    metric: Metric
+    column: int = Field(ge=0)  # 0-based column index (a row index when the table spec is transposed)
+    unit: str | None = None  # printed unit when the cells hold bare numbers (default: the spec's units)
+    basis: Basis | None = None
+    stage: Stage | None = None  # default: the table spec's stage
+    functional_unit: str | None = None  # default: the table spec's functional unit
+
+
 class TableSpec(_Strict):
     """Where a source prints its figures as a table, and how its columns map to metrics."""
 
@@ -47,6 +59,16 @@ class TableSpec(_Strict):
     model_column: int  # 0-based column holding the model name
     columns: dict[Metric, int]  # metric -> 0-based column index
     units: dict[Metric, str] = {}  # printed unit per metric when the cells hold bare numbers
+    # Optional refinements (pipelines/lib/paper_tables.py reads them):
+    # `table` without a "Table N" label is matched against the caption or the text next to the table
+    # (cards: "Training Greenhouse Gas Emissions"); `locator` is then the prefix written in locators.
+    locator: Text | None = None  # default: `table`
+    name_columns: list[int] = []  # further columns joined to the model name (a Size column)
+    more_columns: list[ColumnSpec] = []  # a metric's second column, or a column with its own basis/stage
+    transposed: bool = False  # models are printed as columns: indices above then count rows
+    totals: bool = False  # also take rows labelled Total
+    stage: Stage | None = None  # lifecycle stage of every figure in the table, when it is one stage
+    functional_unit: str | None = None  # per-use tables: "1,000 inferences"
 
 
 class Source(_Strict):
