@@ -44,14 +44,23 @@ _EMISSIONS = {
     "pounds": 0.45359237e-3,
     "metrictonnes": 1.0,  # "metric tonnes" (Llama 3.2 card footnote)
     "kgco2eq": 1e-3,  # "kg CO_2 eq." (underscore subscript survives the CO2 qualifier stripping)
+    "gram": 1e-6,  # model cards: "0.21 in grams of CO2", "kilograms", "KGs"
+    "kilogram": 1e-3,
+    "kilograms": 1e-3,
+    "kgs": 1e-3,
+    "milligram": 1e-9,
+    "milligrams": 1e-9,
 }
 _ENERGY = {"wh": 1e-3, "kwh": 1.0, "mwh": 1e3, "gwh": 1e6, "twh": 1e9, "j": 1 / 3.6e6, "kj": 1 / 3.6e3,
            "mj": 1 / 3.6,
-           "kwhpue": 1.0}  # "kWh·PUE": kWh already multiplied by the PUE (Strubell et al. 2019, Table 3)
+           "kwhpue": 1.0, "watthours": 1e-3}  # "kWh·PUE": kWh already multiplied by the PUE (Strubell et al. 2019, Table 3)
 _HOURS = {"hours": 1.0, "hour": 1.0, "h": 1.0, "hrs": 1.0, "days": 24.0, "day": 24.0, "weeks": 168.0,
-          "months": 730.5, "month": 730.5}  # a month is 1/12 of a 365.25-day year
+          "months": 730.5, "month": 730.5,  # a month is 1/12 of a 365.25-day year
+          "s": 1 / 3600, "sec": 1 / 3600, "secs": 1 / 3600, "second": 1 / 3600, "seconds": 1 / 3600,
+          "min": 1 / 60, "mins": 1 / 60, "minute": 1 / 60, "minutes": 1 / 60}  # CodeCarbon run durations
 _POWER = {"w": 1.0, "kw": 1e3, "mw": 1e6}
-_WATER = {"l": 1.0, "kl": 1e3, "ml": 1e6, "m3": 1e3, "gal": 3.785411784}
+_WATER = {"l": 1.0, "kl": 1e3, "ml": 1e6, "m3": 1e3, "gal": 3.785411784,
+          "gallons": 3.785411784, "milliliters": 1e-3, "millilitres": 1e-3}  # "mL" stays ambiguous with "ML"
 
 UNIT_FACTORS: dict[str, dict[str, float]] = {
     "emissions": _EMISSIONS,
@@ -59,7 +68,9 @@ UNIT_FACTORS: dict[str, dict[str, float]] = {
     "chip_hours": {**{k: v for k, v in _HOURS.items()}, "chiphours": 1.0, "gpuhours": 1.0, "tpuhours": 1.0,
                    "gpuh": 1.0, "acceleratorhours": 1.0, "chipdays": 24.0, "gpudays": 24.0, "tpudays": 24.0,
                    "a100hours": 1.0, "h100hours": 1.0, "v100hours": 1.0, "p100hours": 1.0, "tpuv2hours": 1.0,
-                   "tpuv3hours": 1.0, "tpuv4hours": 1.0},  # hours named after the chip ("123k A100 hours")
+                   "tpuv3hours": 1.0, "tpuv4hours": 1.0,  # hours named after the chip ("123k A100 hours")
+                   "a100gpuhours": 1.0, "h100gpuhours": 1.0, "v100gpuhours": 1.0, "gpuhour": 1.0,
+                   "gpuhrs": 1.0, "tpuhour": 1.0},
     "power": _POWER,
     "tdp": _POWER,
     "pue": {"": 1.0, "ratio": 1.0, "pue": 1.0},
@@ -141,6 +152,7 @@ def unit_key(unit: str | None) -> str:
     """Reduce a printed unit to a lookup key: 'tCO2eq' -> 't', 'GPU-hours' -> 'gpuhours', 'kg CO₂e' -> 'kg'."""
     u = (unit or "").strip().lower()
     u = u.replace("₂", "2").replace("<sub>2</sub>", "2")
+    u = u.replace("$_{2}$", "2").replace("$_2$", "2").replace("co_2", "co2")  # LaTeX / underscore subscripts
     u = re.sub(r"co2[\s-]*(eq|e|equivalents?)?\.?", "", u)
     u = re.sub(r"\bof\b", "", u)
     u = re.sub(r"[\s\-_·.]", "", u)
