@@ -165,7 +165,8 @@ class HubEmulator:
         return f"http://{host}:{port}"
 
     def start(self) -> HubEmulator:
-        self._thread = threading.Thread(target=self._server.serve_forever, name="hub-emulator", daemon=True)
+        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
+                                        name="hub-emulator", daemon=True)
         self._thread.start()
         return self
 
