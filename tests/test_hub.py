@@ -31,7 +31,8 @@ def hub():
     with HubEmulator(max_page_size=PAGE) as emulator:
         emulator.add_repos(_cards())
         for repo_id in WATCH_ONLY:
-            emulator.add_repo(repo_id, f"# {repo_id}\n\nEmissions are stated in prose.\n".encode(), listed=False)
+            card = f"# {repo_id}\n\nEmissions are stated in prose.\n".encode()
+            emulator.add_repo(repo_id, card, listed=False)
         yield emulator
 
 
@@ -48,7 +49,8 @@ def test_full_refresh_lands_every_card_byte_exact(hub, tmp_path):
     listed = len(hub.repo_ids) - len(WATCH_ONLY)
     assert report.errors == []
     assert report.listing_complete
-    assert (report.listed, report.fetched, report.unchanged, report.failed) == (listed, len(hub.repo_ids), 0, 0)
+    counts = (report.listed, report.fetched, report.unchanged, report.failed)
+    assert counts == (listed, len(hub.repo_ids), 0, 0)
     assert report.requests == {"list": math.ceil(listed / PAGE), "resolve": len(hub.repo_ids),
                                "info": len(WATCH_ONLY)}
     cards = {card.repo_id: card for card in ingestor.current_cards()}
@@ -252,7 +254,8 @@ def test_valid_repo_ids(repo_id):
 
 
 @pytest.mark.parametrize(
-    "repo_id", ["../../etc", "org/..", "org/a..b", "org--x/y", "/abs", "a/b/c", "a b", "", "-x/y", "x" * 97, 5]
+    "repo_id",
+    ["../../etc", "org/..", "org/a..b", "org--x/y", "/abs", "a/b/c", "a b", "", "-x/y", "x" * 97, 5],
 )
 def test_invalid_repo_ids(repo_id):
     assert not is_valid_repo_id(repo_id)
