@@ -256,7 +256,7 @@ class HubIngestor:
                     repo_id=repo_id,
                     revision=row.revision or "",
                     sha256=row.sha256 or "",
-                    card_url=f"{_origin_base(row.url)}/{repo_id}/blob/{row.revision}/README.md",
+                    card_url=_blob_url(row.url, repo_id, row.revision or ""),
                     source_url=row.url,
                     fetched_at=row.fetched_at,
                     card_data=meta.get("card_data"),
@@ -443,9 +443,15 @@ def load_watchlist(path: str | os.PathLike[str] = WATCHLIST_PATH) -> list[str]:
     return repo_ids
 
 
-def _origin_base(url: str) -> str:
-    parts = urlsplit(url)
-    return f"{parts.scheme}://{parts.netloc}"
+def _blob_url(resolve_url: str, repo_id: str, revision: str) -> str:
+    """The human-readable page of the card at its revision, on the endpoint it was fetched from."""
+    suffix = f"/{repo_id}/resolve/{revision}/README.md"
+    if resolve_url.endswith(suffix):
+        base = resolve_url[: -len(suffix)]
+    else:
+        parts = urlsplit(resolve_url)
+        base = f"{parts.scheme}://{parts.netloc}"
+    return f"{base}/{repo_id}/blob/{revision}/README.md"
 
 
 def _printable(value: object) -> str | None:
