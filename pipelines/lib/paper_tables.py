@@ -71,7 +71,7 @@ _FOOTNOTE = re.compile(r"\s*([*∗†‡§¶]+)$")
 
 
 def _join_lines(lines: list[str]) -> str:
-    """Join the lines of a cell broken by <br> or a converter; undo line-end hyphenation ("Trans-", "former")."""
+    """Join the lines of a cell broken by <br> or a converter; undo line-end hyphenation ("Trans-former")."""
     out = ""
     for line in (ln.strip() for ln in lines):
         if not line:
@@ -148,8 +148,8 @@ def _html_text(node: Tag) -> str:
                 parts.append(re.sub(r"\s+", " ", str(child)))
             elif child.name == "br":
                 parts.append("\n")
-            elif child.name in ("script", "style"):
-                continue
+            elif child.name in ("script", "style", "annotation", "annotation-xml"):
+                continue  # annotation: the TeX source LaTeXML keeps next to the rendered math
             elif child.name == "sub":
                 parts.append(_SUB_OPEN)
                 walk(child)
@@ -211,7 +211,8 @@ def _html_grid(table: Tag) -> tuple[list[list[str]], int]:
                 _take_spanned(row, pending)
             else:
                 row.append("")
-        is_header = bool(cells) and (tr.find_parent("thead") is not None or all(c.name == "th" for c in cells))
+        in_thead = tr.find_parent("thead") is not None
+        is_header = bool(cells) and (in_thead or all(c.name == "th" for c in cells))
         if leading and is_header:
             header_rows += 1
         else:
@@ -387,9 +388,15 @@ def _pipe_table_fallback(lines: list[str], start: int, end: int) -> tuple[list[l
     return _rectangular(rows), repairs
 
 
+def _code_line_ranges(text: str) -> list[tuple[int, int]]:
+    return [tuple(t.map) for t in _MD.parse(text) if t.type in ("fence", "code_block") and t.map]
+
+
 def _markdown_blocks(text: str) -> list[_Block]:
     text = _strip_front_matter(text)
-    spans = _html_table_spans(text)
+    code = _code_line_ranges(text) if "<table" in text.lower() else []
+    spans = [(a, b) for a, b in _html_table_spans(text)
+             if not any(lo <= text.count("\n", 0, a) < hi for lo, hi in code)]
     source = _blank_out(text, spans)
     lines = source.split("\n")
     tokens = _MD.parse(source)
@@ -484,6 +491,21 @@ def _repair(table: Table) -> None:
 
 # ---------------------------------------------------------------- HTML documents
 
+_TEXT_BLOCKS = ["p", "h1", "h2", "h3", "h4", "h5", "h6", "figcaption"]
+
+
+def _adjacent_block(anchor: Tag, table: Tag, direction: str) -> Tag | None:
+    """The text block just before/after a table (or its figure), unless another table lies between."""
+    find = anchor.find_previous if direction == "previous" else anchor.find_next
+    block = find(_TEXT_BLOCKS)
+    if block is None or block.find_parent("table") is not None:
+        return None
+    between = block.find_next("table") if direction == "previous" else block.find_previous("table")
+    while between is not None and between.find_parent("table") is not None:
+        between = between.find_parent("table")
+    return block if between is table else None
+
+
 def _html_tables(data: bytes) -> list[Table]:
     soup = BeautifulSoup(data, "lxml")
     tables = []
@@ -497,8 +519,8 @@ def _html_tables(data: bytes) -> list[Table]:
             caption_tag = figure.find("figcaption")
         caption = _html_text(caption_tag) if caption_tag else None
         anchor = figure or element
-        prev_block = anchor.find_previous(["p", "h1", "h2", "h3", "h4", "h5", "h6", "figcaption"])
-        next_block = anchor.find_next(["p", "h1", "h2", "h3", "h4", "h5", "h6", "figcaption"])
+        prev_block = _adjacent_block(anchor, element, "previous")
+        next_block = _adjacent_block(anchor, element, "next")
         heading = anchor.find_previous(["h1", "h2", "h3", "h4", "h5", "h6"])
         label = None
         for text in (caption, next_block and _html_text(next_block), prev_block and _html_text(prev_block)):
@@ -616,6 +638,8 @@ def split_value(cell: str) -> tuple[str, str, str | None]:
     m = _FOOTNOTE.search(text)
     if m:
         footnote, text = m.group(1), text[: m.start()].strip()
+    if re.search(r"\\times\s*10\^", text):
+        raise ValueError("a number in LaTeX scientific notation, which the unit normalizer does not read")
     m = _VALUE.match(text)
     if not m:
         raise ValueError("not a number")
@@ -651,7 +675,7 @@ def _disambiguate(labels: dict[int, str], grid: list[list[str]], skip: set[int])
     """Rows sharing a label get the first other column that tells them apart: "BERTbase (V100x64)"."""
     groups = defaultdict(list)
     for r, label in labels.items():
-        groups[_match_key(label)].append(r)
+        groups[_norm_label(label).casefold()].append(r)
     out = dict(labels)
     width = len(grid[0]) if grid else 0
     for rows in (g for g in groups.values() if len(g) > 1):
@@ -675,11 +699,17 @@ def spec_rows(table: Table, spec: TableSpec, source: Source, *, snapshot_sha256:
               issues: list[dict] | None = None) -> list[dict]:
     """One figure row per model row and metric column of `table` as `spec` describes it.
 
-    Cells that hold no figure ('-', blank) are skipped; a cell that is not one number (with an optional
-    unit) becomes a quarantine row in `issues` when a list is given, and is otherwise dropped from the
-    output only after being counted there - pass a list to see them.
+    Cells that hold no figure ('-', '—', blank) are skipped. A cell that is not one number with an
+    optional unit, or a row with figures but no model name, becomes a quarantine row appended to
+    `issues`; without an `issues` list such a cell raises TableExtractionError instead.
     """
-    issues = issues if issues is not None else []
+    if issues is None:
+        found: list[dict] = []
+        rows = spec_rows(table, spec, source, snapshot_sha256=snapshot_sha256, issues=found)
+        if found:
+            raise TableExtractionError("; ".join(f"{i['locator']}: {i['reason']} ({i['item']!r})"
+                                                 for i in found))
+        return rows
     grid = _transpose(table.cells) if spec.transposed else table.cells
     prefix = spec.locator or spec.table
     columns = _column_specs(spec)
@@ -688,7 +718,8 @@ def spec_rows(table: Table, spec: TableSpec, source: Source, *, snapshot_sha256:
     bad = [i for i in used if i >= width]
     if bad:
         axis = "rows" if spec.transposed else "columns"
-        raise TableExtractionError(f"{prefix}: spec names {axis} {bad} but {table.where()} has {width} {axis}")
+        raise TableExtractionError(f"{prefix}: spec names {axis} {bad} but {table.where()} has "
+                                   f"{width} {axis}")
     header_n = _header_block(grid, 0 if spec.transposed else table.header_rows, columns)
     labels_of = {c.column: _column_label(grid, header_n, c.column) for c in columns}
     notes = list(table.repairs)
@@ -703,7 +734,8 @@ def spec_rows(table: Table, spec: TableSpec, source: Source, *, snapshot_sha256:
     for r in range(header_n, len(grid)):
         row = grid[r]
         has_values = any(row[c.column].strip().lower() not in _BLANK for c in columns)
-        label = " ".join(_norm_label(row[c]) for c in [spec.model_column, *spec.name_columns] if row[c].strip())
+        name_cells = [row[c] for c in [spec.model_column, *spec.name_columns]]
+        label = " ".join(_norm_label(c) for c in name_cells if c.strip())
         if not has_values:
             continue
         if not label:
@@ -772,13 +804,15 @@ def extract_source(data: bytes, content_type_or_suffix: str, source: Source, *,
         except TableExtractionError as exc:
             hint = orphan_captions(data, content_type_or_suffix) if isinstance(exc, TableNotFound) else []
             reason = str(exc) + (f"; captions with no table next to them: {', '.join(hint)}" if hint else "")
-            issues.append(quarantine_row("extract", source.source_id, spec.locator or spec.table, None, reason))
+            where = spec.locator or spec.table
+            issues.append(quarantine_row("extract", source.source_id, where, None, reason))
     return rows, issues
 
 
 # ---------------------------------------------------------------- public: cross-check with curated figures
 
-_LOCATOR = re.compile(r"^(?P<prefix>.*?), (?P<first>row|column) (?P<a>.*?), (?P<second>row|column) (?P<b>.*)$")
+_LOCATOR = re.compile(
+    r"^(?P<prefix>.*?), (?P<first>row|column) (?P<a>.*?), (?P<second>row|column) (?P<b>.*)$")
 
 
 def parse_locator(locator: str | None) -> tuple[str, str, str] | None:
@@ -808,8 +842,9 @@ def cross_check(extracted_rows: list[dict], curated_rows: list[dict]) -> list[di
     """Compare table-extracted figures with the curated figures of the same tables.
 
     A curated figure takes part when its source has extracted rows and its locator names one of the
-    same tables ("<table>, row <model>, column <header>"). Figures pair on model (row label as printed;
-    a label that is the tail of the other, "7B" / "Llama 2 7B", when nothing matches exactly) and
+    same tables ("<table>, row <model>, column <header>"). Figures pair on model (row label as printed,
+    then ignoring case and footnote marks, then a label that is the tail of the other: "7B" / "Llama 2
+    7B") and
     metric, then column header, then basis. Each result row has a `status`: agree, disagree,
     only_extracted or only_curated, with both values.
     """
@@ -829,7 +864,7 @@ def cross_check(extracted_rows: list[dict], curated_rows: list[dict]) -> list[di
     for key in sorted(set(extracted) | {k for k in curated if (k[0], k[1]) in tables}):
         ext, cur = list(extracted.get(key, [])), list(curated.get(key, []))
         pairs = []
-        for model_match in (_models_equal, _model_is_tail):
+        for model_match in (_models_same, _models_equal, _model_is_tail):
             for column_match in (_columns_equal, _same_basis, lambda e, c: True):
                 for e in list(ext):
                     options = [c for c in cur if model_match(e[1], c[1]) and column_match(e, c)]
@@ -843,6 +878,10 @@ def cross_check(extracted_rows: list[dict], curated_rows: list[dict]) -> list[di
         results += [_check_row("only_extracted", key[2], e[0], None, "") for e in ext]
         results += [_check_row("only_curated", key[2], None, c[0], "") for c in cur]
     return results
+
+
+def _models_same(a: str, b: str) -> bool:
+    return _norm_label(a).casefold() == _norm_label(b).casefold()  # "OLMo 7B" is not "OLMo 7B†"
 
 
 def _models_equal(a: str, b: str) -> bool:
