@@ -8,10 +8,20 @@ from dataclasses import dataclass
 
 import pandera.pandas as pa
 
+from schemas.backtest import Backtest, BacktestSummary
 from schemas.conflicts import Conflicts
 from schemas.disclosure_scorecard import DisclosureScorecard
 from schemas.disclosures import Disclosures
 from schemas.quarantine import Quarantine
+from schemas.reference import (
+    Accelerators,
+    CloudRegions,
+    GridIntensity,
+    HardwareAliases,
+    LifecycleParameters,
+    PowerMeasurements,
+    PueDefaults,
+)
 from schemas.sources import Sources
 from schemas.training_runs import TrainingRuns
 
@@ -20,7 +30,7 @@ from schemas.training_runs import TrainingRuns
 class PublishedTable:
     name: str  # asset key = DuckDB table = export file name
     model: type[pa.DataFrameModel]
-    primary_key: str
+    primary_key: tuple[str, ...]
 
     @property
     def description(self) -> str:
@@ -34,11 +44,21 @@ class PublishedTable:
 PUBLISHED_TABLES: dict[str, PublishedTable] = {
     t.name: t
     for t in [
-        PublishedTable("training_runs", TrainingRuns, "run_id"),
-        PublishedTable("disclosures", Disclosures, "disclosure_id"),
-        PublishedTable("sources", Sources, "source_id"),
-        PublishedTable("conflicts", Conflicts, "conflict_id"),
-        PublishedTable("disclosure_scorecard", DisclosureScorecard, "scorecard_id"),
-        PublishedTable("quarantine", Quarantine, "quarantine_id"),
+        PublishedTable("training_runs", TrainingRuns, ("run_id",)),
+        PublishedTable("disclosures", Disclosures, ("disclosure_id",)),
+        PublishedTable("sources", Sources, ("source_id",)),
+        PublishedTable("conflicts", Conflicts, ("conflict_id",)),
+        PublishedTable("disclosure_scorecard", DisclosureScorecard, ("scorecard_id",)),
+        PublishedTable("quarantine", Quarantine, ("quarantine_id",)),
+        PublishedTable("backtest", Backtest, ("backtest_id",)),
+        PublishedTable("backtest_summary", BacktestSummary, ("variant",)),
+        # the reference tables the estimates used, as loaded
+        PublishedTable("ref_accelerators", Accelerators, ("hardware_id",)),
+        PublishedTable("ref_hardware_aliases", HardwareAliases, ("alias",)),
+        PublishedTable("ref_power_measurements", PowerMeasurements, ("hardware_id", "model_name")),
+        PublishedTable("ref_pue_defaults", PueDefaults, ("facility",)),
+        PublishedTable("ref_grid_intensity", GridIntensity, ("zone_id", "year", "source")),
+        PublishedTable("ref_cloud_regions", CloudRegions, ("region_id",)),
+        PublishedTable("ref_lifecycle_parameters", LifecycleParameters, ("parameter",)),
     ]
 }

@@ -184,6 +184,6 @@ def test_datapackage_fields_come_from_the_contracts(released):
         fields = resources[name]["schema"]["fields"]
         assert [f["name"] for f in fields] == contract.columns
         assert all(f["description"] for f in fields)
-        assert resources[name]["schema"]["primaryKey"] == [contract.primary_key]
+        assert resources[name]["schema"]["primaryKey"] == list(contract.primary_key)
     units = {f["name"]: f.get("unit") for f in resources["training_runs"]["schema"]["fields"]}
     assert units["emissions_tco2e"] == "tCO2e" and units["energy_kwh"] == "kWh"

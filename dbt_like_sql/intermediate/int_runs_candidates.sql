@@ -33,7 +33,12 @@ select
     max(w.value) filter (where w.metric = 'chip_count' and not w.is_superseded) as chip_count,
     max(w.value) filter (where w.metric = 'chip_hours' and not w.is_superseded) as chip_hours,
     max(w.value) filter (where w.metric = 'energy' and not w.is_superseded) as energy_kwh,
-    max(w.value) filter (where w.metric = 'power' and not w.is_superseded) as power_w,
+    max(w.value) filter (where w.metric = 'duration' and not w.is_superseded) as duration_hours,
+    -- average draw per accelerator; a TDP rating only when no draw is given
+    coalesce(
+        max(w.value) filter (where w.metric = 'power' and not w.is_superseded),
+        max(w.value) filter (where w.metric = 'tdp' and not w.is_superseded)
+    ) as power_w,
     max(w.value) filter (where w.metric = 'pue' and not w.is_superseded) as pue,
     max(w.value) filter (where w.metric = 'carbon_intensity' and not w.is_superseded)
         as carbon_intensity_kg_per_kwh,

@@ -176,7 +176,8 @@ def load_curated_file(path: Path, known_sources: set[str]) -> CuratedFile:
             try:
                 units.normalize(fig.metric, fig.value, fig.unit)
             except units.UnitError as exc:
-                raise CuratedDataError(f"{path}: field runs.{r}.figures.{f} ({run.model_id} {fig.metric}): {exc}") from exc
+                where = f"runs.{r}.figures.{f} ({run.model_id} {fig.metric})"
+                raise CuratedDataError(f"{path}: field {where}: {exc}") from exc
             if fig.is_superseded and fig.superseded_on is None:
                 raise CuratedDataError(f"{path}: field runs.{r}.figures.{f}.superseded_on: required when superseded")
     return curated

@@ -71,13 +71,13 @@ def frictionless_schema(table: PublishedTable) -> dict:
         if not column.nullable:
             spec["constraints"] = {"required": True}
         fields.append(spec)
-    return {"fields": fields, "primaryKey": [table.primary_key]}
+    return {"fields": fields, "primaryKey": list(table.primary_key)}
 
 
 def conform(table: PublishedTable, data: pa.Table) -> pa.Table:
     """Order rows by the primary key and cast to the contract's Arrow schema."""
     schema = arrow_schema(table)
-    data = data.select(schema.names).sort_by(table.primary_key)
+    data = data.select(schema.names).sort_by([(k, "ascending") for k in table.primary_key])
     return data.cast(schema)
 
 
@@ -141,12 +141,18 @@ def release_date_from_env() -> dt.date:
     return dt.datetime.now(tz=dt.UTC).date()
 
 
-def diff_tables(previous: pa.Table | None, current: pa.Table, key: str) -> dict:
+def _row_ids(frame: pd.DataFrame, key: tuple[str, ...]) -> pd.DataFrame:
+    """Index a table by its stable row id (a composite key becomes 'a | b')."""
+    ids = pd.Index([" | ".join(map(str, values)) for values in zip(*(frame[k] for k in key), strict=True)])
+    return frame.drop(columns=list(key)).set_index(ids)
+
+
+def diff_tables(previous: pa.Table | None, current: pa.Table, key: tuple[str, ...]) -> dict:
     """Rows added, removed and changed (with old and new values per field) between two versions."""
-    cur = current.to_pandas().set_index(key)
+    cur = _row_ids(current.to_pandas(), key)
     if previous is None:
         return {"added": sorted(cur.index), "removed": [], "changed": {}}
-    prev = previous.to_pandas().set_index(key)
+    prev = _row_ids(previous.to_pandas(), key)
     common = [c for c in cur.columns if c in prev.columns]
     changed = {}
     for row_id in sorted(cur.index.intersection(prev.index)):

@@ -53,14 +53,16 @@ _EMISSIONS = {
 }
 _ENERGY = {"wh": 1e-3, "kwh": 1.0, "mwh": 1e3, "gwh": 1e6, "twh": 1e9, "j": 1 / 3.6e6, "kj": 1 / 3.6e3,
            "mj": 1 / 3.6,
-           "kwhpue": 1.0, "watthours": 1e-3}  # "kWh·PUE": kWh already multiplied by the PUE (Strubell et al. 2019, Table 3)
+           # "kWh·PUE": kWh already multiplied by the PUE (Strubell et al. 2019, Table 3)
+           "kwhpue": 1.0, "watthours": 1e-3}
 _HOURS = {"hours": 1.0, "hour": 1.0, "h": 1.0, "hrs": 1.0, "days": 24.0, "day": 24.0, "weeks": 168.0,
           "months": 730.5, "month": 730.5,  # a month is 1/12 of a 365.25-day year
           "s": 1 / 3600, "sec": 1 / 3600, "secs": 1 / 3600, "second": 1 / 3600, "seconds": 1 / 3600,
           "min": 1 / 60, "mins": 1 / 60, "minute": 1 / 60, "minutes": 1 / 60}  # CodeCarbon run durations
 _POWER = {"w": 1.0, "kw": 1e3, "mw": 1e6}
-_WATER = {"l": 1.0, "kl": 1e3, "ml": 1e6, "m3": 1e3, "gal": 3.785411784,
-          "gallons": 3.785411784, "milliliters": 1e-3, "millilitres": 1e-3}  # "mL" stays ambiguous with "ML"
+# "ml" is millilitres (per-query water); megalitres only spelled out ("ML" would read the same)
+_WATER = {"l": 1.0, "kl": 1e3, "ml": 1e-3, "megalitres": 1e6, "megaliters": 1e6, "m3": 1e3,
+          "gal": 3.785411784, "gallons": 3.785411784, "milliliters": 1e-3, "millilitres": 1e-3}
 
 UNIT_FACTORS: dict[str, dict[str, float]] = {
     "emissions": _EMISSIONS,
@@ -124,6 +126,8 @@ def parse_number(text: str) -> tuple[float, str | None]:
             multiplier = _MULTIPLIERS[s[-1]]
             s = s[:-1].strip()
     s = s.replace(" ", "")
+    if re.fullmatch(r"[+-]?\d{1,3}(_\d{3})+(\.\d+)?", s):
+        s = s.replace("_", "")  # digit grouping as YAML and Python write it: 24_700_000
     if re.fullmatch(r"[+-]?\d{1,3}(,\d{3})+(\.\d+)?", s):
         s = s.replace(",", "")  # thousands separators
     elif re.fullmatch(r"[+-]?\d+,\d+", s):

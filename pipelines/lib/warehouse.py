@@ -50,6 +50,19 @@ def replace_table(con: duckdb.DuckDBPyConnection, name: str, rows: Iterable[Mapp
     return incoming.num_rows
 
 
+def replace_frame(con: duckdb.DuckDBPyConnection, name: str, frame) -> int:
+    """Replace table `name` with a pandas DataFrame (types as DuckDB infers them) in one transaction."""
+    incoming = pa.Table.from_pandas(frame, preserve_index=False)
+    con.execute("BEGIN TRANSACTION")
+    try:
+        con.execute(f'CREATE OR REPLACE TABLE "{name}" AS SELECT * FROM incoming')
+        con.execute("COMMIT")
+    except Exception:
+        con.execute("ROLLBACK")
+        raise
+    return incoming.num_rows
+
+
 def connect_read_only(path: Path, *, attempts: int = 5, wait_s: float = 0.2) -> duckdb.DuckDBPyConnection:
     """Open the warehouse read-only; a clear error when it is missing or a refresh holds the lock."""
     if not path.exists():

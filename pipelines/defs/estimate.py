@@ -1,0 +1,68 @@
+"""Estimate: lifecycle estimates for every run, Epoch-fed runs, and the backtest against disclosures."""
+
+import dagster as dg
+from dagster_duckdb import DuckDBResource
+
+from pipelines.defs.reference import REFERENCE_TABLES
+from pipelines.defs.resources import PathsResource
+from pipelines.lib import epoch, warehouse
+from pipelines.lib.estimate import backtest as run_backtest
+from pipelines.lib.gap_filling import (
+    EPOCH_RUN_COLUMNS,
+    ESTIMATE_COLUMNS,
+    epoch_only_runs,
+    estimate_headline_runs,
+    name_key,
+)
+from pipelines.lib.reference import load_reference
+
+
+@dg.multi_asset(
+    group_name="estimate",
+    compute_kind="python",
+    specs=[
+        dg.AssetSpec("epoch_runs", deps=[*REFERENCE_TABLES, "int_runs_headline"],
+                     description="Runs of Epoch AI notable models that no source discloses (inputs from Epoch)"),
+        dg.AssetSpec("run_estimates", deps=[*REFERENCE_TABLES, "int_runs_headline"],
+                     description="Operational and lifecycle estimates with bounds and input origins, per run"),
+    ],
+)
+def run_estimates(paths: PathsResource, duckdb: DuckDBResource):
+    reference = load_reference(paths.paths.data_dir / "reference")
+    models = epoch.load_notable_models(paths.paths.data_dir / "reference" / epoch.PINNED_SNAPSHOT.name, reference)
+    with duckdb.get_connection() as con:
+        runs = con.execute("select * from int_runs_headline order by run_id").df()
+        estimates = estimate_headline_runs(runs, models, reference)
+        known = {name_key(n) for n in runs.model_name} | {name_key(m.split("/")[-1]) for m in runs.model_id}
+        extra_runs, extra_estimates = epoch_only_runs(models, known, reference)
+        n_runs = warehouse.replace_table(con, "epoch_runs", extra_runs, EPOCH_RUN_COLUMNS)
+        n_est = warehouse.replace_table(con, "run_estimates", estimates + extra_estimates, ESTIMATE_COLUMNS)
+    yield dg.MaterializeResult(asset_key="epoch_runs", metadata={"row_count": n_runs})
+    yield dg.MaterializeResult(asset_key="run_estimates", metadata={
+        "row_count": n_est, "estimated": sum(e["estimated_tco2e"] is not None for e in estimates + extra_estimates)})
+
+
+@dg.multi_asset(
+    group_name="estimate",
+    compute_kind="python",
+    specs=[
+        dg.AssetSpec("backtest", deps=[*REFERENCE_TABLES, "disclosures"],
+                     description="Every run with disclosed emissions, estimated from its own inputs"),
+        dg.AssetSpec("backtest_summary", deps=[*REFERENCE_TABLES, "disclosures"],
+                     description="Median error factor, share within 1.25x, share inside bounds, per variant"),
+    ],
+)
+def backtest(paths: PathsResource, duckdb: DuckDBResource):
+    reference = load_reference(paths.paths.data_dir / "reference")
+    with duckdb.get_connection() as con:
+        disclosures = con.execute("select * from disclosures where functional_unit is null and component is null "
+                                  "order by disclosure_id").df()
+        per_run, summary = run_backtest(disclosures, reference)
+        per_run.insert(0, "backtest_id", per_run.variant + ":" + per_run.model_id + "@" + per_run.stage + ":"
+                       + per_run.source_id)
+        n = warehouse.replace_frame(con, "backtest", per_run)
+        warehouse.replace_frame(con, "backtest_summary", summary)
+    yield dg.MaterializeResult(asset_key="backtest", metadata={"row_count": n})
+    yield dg.MaterializeResult(asset_key="backtest_summary", metadata={
+        row["variant"]: dg.MetadataValue.json({k: v for k, v in row.items() if k != "variant"})
+        for row in summary.to_dict(orient="records")})
