@@ -129,8 +129,8 @@ def _checked_plot_names(names: Iterable[str]) -> list[str]:
 
 def _primary_key(name: str, table: pa.Table) -> list[str]:
     published = PUBLISHED_TABLES.get(name)
-    if published and published.primary_key in table.column_names:
-        return [published.primary_key]
+    if published and set(published.primary_key) <= set(table.column_names):
+        return list(published.primary_key)
     return list(table.column_names)  # unknown table: order by every column, still deterministic
 
 

@@ -24,6 +24,8 @@
   }
   const fields = payload.fields || {};
   const numberFormat = new Intl.NumberFormat("en-US", { maximumSignificantDigits: 6 });
+  // Estimates are shown to three significant digits: more would claim a precision they do not have.
+  const estimateFormat = new Intl.NumberFormat("en-US", { maximumSignificantDigits: 3 });
 
   // ---- data --------------------------------------------------------------------------------------------
 
@@ -86,8 +88,9 @@
   const isMissing = function (value) { return value === null || value === undefined || value === ""; };
   const isWebUrl = function (value) { return typeof value === "string" && /^https?:\/\//i.test(value); };
 
-  function formatNumber(value) {
-    return typeof value === "number" ? numberFormat.format(value) : String(value);
+  function formatNumber(value, estimated) {
+    if (typeof value !== "number") return String(value);
+    return (estimated ? estimateFormat : numberFormat).format(value);
   }
 
   function unitOf(table, column) {
@@ -107,8 +110,9 @@
     return LABELS[column] || withoutUnit(column).replace(/_/g, " ");
   }
 
-  function quantity(value, unit) {
-    const span = el("span", { className: "quantity" }, [formatNumber(value)]);
+  function quantity(value, unit, estimated) {
+    const span = el("span", { className: "quantity", title: estimated ? String(value) : null },
+      [formatNumber(value, estimated)]);
     if (unit) span.append(" ", el("span", { className: "unit", text: unit }));
     return span;
   }
@@ -121,6 +125,8 @@
       rel: "noopener noreferrer" }, [text]);
   }
 
+  // A text label for where a figure comes from: "disclosed", or anything else this project supplied
+  // ("estimated", "derived", a reference default...), which is styled as not disclosed.
   function badge(origin) {
     const kind = origin === "disclosed" ? "disclosed" : "estimated";
     return el("span", { className: "badge badge-" + kind, text: origin });
@@ -143,12 +149,21 @@
   }
 
   const isEstimatedOrigin = function (origin) { return !isMissing(origin) && origin !== "disclosed"; };
+  const isOriginColumn = function (c) { return /_origin$/.test(c); };
+  const isEstimateColumn = function (c) { return /^estimate/.test(c) || /^lifecycle_/.test(c); };
+
+  // Whether the run has anything the estimate block shows: an estimate, or a figure that was not disclosed.
+  function hasEstimate(run) {
+    return runs.columns.some(function (c) {
+      return (isEstimateColumn(c) && !isMissing(run[c])) || (isOriginColumn(c) && isEstimatedOrigin(run[c]));
+    });
+  }
 
   function bounds(run) {
     const low = run.estimate_low_tco2e, high = run.estimate_high_tco2e;
     if (isMissing(low) && isMissing(high)) return null;
     return el("span", { className: "bounds" }, [
-      "range ", isMissing(low) ? "?" : formatNumber(low), "\u2013", isMissing(high) ? "?" : formatNumber(high),
+      "range ", isMissing(low) ? "?" : formatNumber(low, true), "\u2013", isMissing(high) ? "?" : formatNumber(high, true),
       " ", el("span", { className: "unit", text: "tCO2e" }),
     ]);
   }
@@ -162,7 +177,8 @@
       return range ? el("span", {}, [wrap, " ", range]) : wrap;
     }
     const estimated = isEstimatedOrigin(origin) || (isMissing(origin) && !isMissing(run.estimate_low_tco2e));
-    const parts = [estimated ? "\u2248\u00a0" : "", quantity(value, "tCO2e"), " ", badge(estimated ? "estimated" : "disclosed")];
+    const parts = [estimated ? "\u2248\u00a0" : "", quantity(value, "tCO2e", estimated), " ",
+      badge(estimated ? "estimated" : "disclosed")];
     if (estimated) {
       parts.push(" ", bounds(run) || el("span", { className: "bounds", text: "no range given" }));
     }
@@ -175,7 +191,7 @@
     const origin = originOf(run, column);
     if (!isEstimatedOrigin(origin)) return quantity(value, unit);
     return el("span", { className: "figure figure-estimated" },
-      ["\u2248\u00a0", quantity(value, unit), " ", badge(origin === "default" ? "default" : "estimated")]);
+      ["\u2248\u00a0", quantity(value, unit, true), " ", badge(origin)]);
   }
 
   // ---- runs table --------------------------------------------------------------------------------------
@@ -193,20 +209,13 @@
     { key: "energy_kwh", label: "Energy", numeric: true },
     { key: "emissions_tco2e", label: "Emissions", numeric: true, cell: emissionsContent },
     { key: "emissions_basis", label: "Basis" },
-    { key: "emissions_origin", label: "Origin", cell: function (run) {
-      return isMissing(run.emissions_origin) ? el("span", { className: "muted", text: "\u2014" })
-        : badge(run.emissions_origin);
-    } },
     { key: "source_url", label: "Source / method", sortable: false, cell: function (run) {
       const parts = [];
       if (isWebUrl(run.source_url)) parts.push(sourceLink(run.source_url, run.source_id, null, "source-link clamp"));
-      const estimated = runs.columns.some(function (c) {
-        return (c === "emissions_origin" || /_origin$/.test(c)) && isEstimatedOrigin(run[c]);
-      });
-      if (estimated) {
+      if (hasEstimate(run)) {
         if (parts.length) parts.push(el("br"));
         parts.push(el("a", { href: modelHref(run.model_id, "estimate"), className: "method-link" },
-          ["estimate method"]));
+          ["estimate and inputs"]));
       }
       if (!parts.length) {
         parts.push(el("a", { href: modelHref(run.model_id), className: "method-link" }, ["see disclosures"]));
@@ -264,7 +273,7 @@
       if (column.sortable) {
         const arrow = sorted ? (state.sortDirection === "ascending" ? "\u25b2" : "\u25bc") : "\u21c5";
         const button = el("button", { type: "button", className: "sort-button", "data-key": column.key },
-          [column.heading, " ", el("span", { className: "sort-arrow", "aria-hidden": "true", text: arrow })]);
+          [column.heading, "\u00a0", el("span", { className: "sort-arrow", "aria-hidden": "true", text: arrow })]);
         button.addEventListener("click", function () { sortBy(column.key); });
         th.append(button);
       } else {
@@ -291,10 +300,11 @@
       if (column.cell) content = column.cell(run);
       else if (isMissing(run[column.key])) content = el("span", { className: "muted", text: "\u2014" });
       else if (column.plain) content = String(run[column.key]);
-      else if (column.numeric) content = figureContent(run, column.key, column.unit);
+      else if (column.numeric) content = figureContent(run, column.key, null); // the unit is in the header
       else content = String(run[column.key]);
+      const classes = [column.numeric ? "numeric" : "", isMissing(run[column.key]) && !column.cell ? "empty" : ""];
       const cell = el(column.key === "model_name" ? "th" : "td",
-        { "data-label": column.heading, className: column.numeric ? "numeric" : null,
+        { "data-label": column.heading, className: classes.join(" ").trim() || null,
           scope: column.key === "model_name" ? "row" : null }, [content]);
       tr.append(cell);
     });
@@ -385,9 +395,9 @@
 
   // ---- detail view -------------------------------------------------------------------------------------
 
-  const RUN_FIGURES = ["hardware", "chip_count", "chip_hours", "energy_kwh", "location", "pue",
-    "carbon_intensity_kg_per_kwh", "emissions_tco2e", "market_based_emissions_tco2e", "embodied_tco2e"];
-
+  // Columns a run card does not list as figures: identity, provenance, and what the estimate block shows.
+  const CARD_SKIP = new Set(["run_id", "model_id", "model_name", "organization", "stage", "year",
+    "emissions_basis", "emissions_origin", "is_restatement", "source_id", "source_url"]);
   function definitionList(items) {
     const dl = el("dl", { className: "facts" });
     items.forEach(function (item) {
@@ -396,20 +406,26 @@
     return dl;
   }
 
+  function labelWithUnit(column) {
+    const unit = unitOf("training_runs", column);
+    return humanize(column) + (unit ? " (" + unit + ")" : "");
+  }
+
   function runCard(run) {
     const items = [];
-    RUN_FIGURES.filter(function (c) { return runColumns.has(c); }).forEach(function (column) {
-      const unit = unitOf("training_runs", column);
-      const label = humanize(column) + (unit ? " (" + unit + ")" : "");
+    runs.columns.filter(function (c) {
+      return !CARD_SKIP.has(c) && !isOriginColumn(c) && !isEstimateColumn(c) && !isMissing(run[c]);
+    }).forEach(function (column) {
       if (column === "emissions_tco2e") {
         const basis = isMissing(run.emissions_basis) ? "" : ", " + run.emissions_basis;
         items.push(["emissions (tCO2e" + basis + ")", emissionsContent(run)]);
       } else if (typeof run[column] === "number") {
-        items.push([label, figureContent(run, column, unit)]);
-      } else if (!isMissing(run[column])) {
-        items.push([label, document.createTextNode(String(run[column]))]);
+        items.push([labelWithUnit(column), figureContent(run, column, unitOf("training_runs", column))]);
+      } else {
+        items.push([labelWithUnit(column), document.createTextNode(String(run[column]))]);
       }
     });
+    if (isMissing(run.emissions_tco2e)) items.push(["emissions (tCO2e)", emissionsContent(run)]);
     items.push(["headline source", el("span", {}, [
       sourceLink(run.source_url, run.source_id),
       run.is_restatement ? el("span", { className: "badge badge-flag", text: "restatement" }) : null,
@@ -418,24 +434,28 @@
       "aria-label": "Run: " + run.stage }, [el("h4", { text: run.stage }), definitionList(items)]);
   }
 
-  function estimateColumns() {
-    return runs.columns.filter(function (c) { return /^estimate_/.test(c) || /_origin$/.test(c); });
+  // The figure an origin column speaks for: emissions_origin -> emissions_tco2e, energy_origin -> energy_kwh.
+  function figureOf(originName) {
+    return runs.columns.find(function (name) { return name !== originName && originColumn(name) === originName; })
+      || null;
   }
 
+  // Estimates (method, values, bounds) and the origin of every figure of a run: whatever columns the release has.
   function estimateBlock(run) {
-    const columns = estimateColumns();
-    const estimated = isEstimatedOrigin(run.emissions_origin);
-    const methodRows = columns.filter(function (c) { return /^estimate_/.test(c) && !isMissing(run[c]); });
-    const originRows = columns.filter(function (c) { return /_origin$/.test(c) && !isMissing(run[c]); });
-    if (!estimated && !originRows.some(function (c) { return isEstimatedOrigin(run[c]); })) return null;
+    const estimateRows = runs.columns.filter(function (c) { return isEstimateColumn(c) && !isMissing(run[c]); });
+    const originRows = runs.columns.filter(function (c) { return isOriginColumn(c) && !isMissing(run[c]); });
+    if (!hasEstimate(run)) return null;
     const block = el("div", { className: "estimate-block" }, [el("h4", { text: run.stage })]);
-    if (methodRows.length) {
-      block.append(definitionList(methodRows.map(function (c) {
+    if (estimateRows.length) {
+      block.append(definitionList(estimateRows.map(function (c) {
         const unit = unitOf("training_runs", c);
-        return [humanize(c) + (unit ? " (" + unit + ")" : ""),
-          typeof run[c] === "number" ? quantity(run[c], unit) : document.createTextNode(String(run[c]))];
+        return [labelWithUnit(c), typeof run[c] === "number"
+          ? el("span", { className: "figure figure-estimated" }, ["\u2248\u00a0", quantity(run[c], unit, true), " ",
+            badge("estimated")])
+          : document.createTextNode(String(run[c]))];
       })));
-    } else {
+    }
+    if (!runs.columns.some(function (c) { return /^estimate_method/.test(c) && !isMissing(run[c]); })) {
       block.append(el("p", { className: "muted", text: "This release records no method for this estimate." }));
     }
     if (originRows.length) {
@@ -446,19 +466,20 @@
       ]);
       const body = el("tbody");
       originRows.forEach(function (c) {
-        const base = c === "emissions_origin" ? "emissions_tco2e" : runs.columns.find(function (name) {
-          return originColumn(name) === c;
-        });
+        const base = figureOf(c);
         const unit = base ? unitOf("training_runs", base) : null;
-        const value = base && !isMissing(run[base])
-          ? (typeof run[base] === "number" ? quantity(run[base], unit) : document.createTextNode(String(run[base])))
+        const estimated = isEstimatedOrigin(run[c]);
+        let value = base && !isMissing(run[base])
+          ? (typeof run[base] === "number" ? quantity(run[base], unit, estimated)
+            : document.createTextNode(String(run[base])))
           : el("span", { className: "muted", text: "\u2014" });
-        body.append(el("tr", { className: isEstimatedOrigin(run[c]) ? "row-estimated" : null }, [
+        if (estimated && base && !isMissing(run[base])) {
+          value = el("span", { className: "figure figure-estimated" }, ["\u2248\u00a0", value]);
+        }
+        body.append(el("tr", { className: estimated ? "row-estimated" : null }, [
           el("th", { scope: "row", text: humanize(base || c.replace(/_origin$/, "")) }),
           el("td", { "data-label": "Value" }, [value]),
-          el("td", { "data-label": "Origin" }, [isEstimatedOrigin(run[c])
-            ? el("span", { className: "badge badge-estimated", text: String(run[c]) })
-            : el("span", { className: "badge badge-disclosed", text: String(run[c]) })]),
+          el("td", { "data-label": "Origin" }, [badge(String(run[c]))]),
         ]));
       });
       table.append(body);
