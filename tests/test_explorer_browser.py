@@ -156,6 +156,10 @@ def test_header_buttons_sort_with_missing_values_last(browser, release):
     assert shown == sorted(names, key=str.casefold)
     assert browser.find_element(By.CSS_SELECTOR, 'th[data-key="model_name"]').get_attribute(
         "aria-sort") == "ascending"
+    # the focus stays on the header, so Enter again reverses the order
+    browser.switch_to.active_element.send_keys(Keys.ENTER)
+    assert browser.find_element(By.CSS_SELECTOR, 'th[data-key="model_name"]').get_attribute(
+        "aria-sort") == "descending"
 
 
 def test_estimated_row_is_labelled_and_shows_its_bounds(browser, release):

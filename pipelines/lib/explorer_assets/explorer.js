@@ -171,11 +171,7 @@
   function emissionsContent(run) {
     const value = run.emissions_tco2e;
     const origin = run.emissions_origin;
-    if (isMissing(value)) {
-      const wrap = el("span", { className: "muted", text: "no figure" });
-      const range = bounds(run);
-      return range ? el("span", {}, [wrap, " ", range]) : wrap;
-    }
+    if (isMissing(value)) return el("span", { className: "muted", text: "no figure" });
     const estimated = isEstimatedOrigin(origin) || (isMissing(origin) && !isMissing(run.estimate_low_tco2e));
     const parts = [estimated ? "\u2248\u00a0" : "", quantity(value, "tCO2e", estimated), " ",
       badge(estimated ? "estimated" : "disclosed")];
@@ -289,7 +285,10 @@
     else state.sortDirection = RUN_COLUMNS.find(function (c) { return c.key === key; }).numeric ? "descending" : "ascending";
     state.sortKey = key;
     syncSortSelect();
+    // the header is drawn anew: keep the keyboard focus on the button that was pressed
+    const focused = document.activeElement && document.activeElement.classList.contains("sort-button");
     render();
+    if (focused) document.querySelector('.sort-button[data-key="' + key + '"]').focus();
   }
 
   function rowFor(run) {
@@ -672,8 +671,10 @@
       list.hidden = false;
       document.title = defaultTitle;
       const anchor = window.location.hash.length > 1 && document.getElementById(window.location.hash.slice(1));
-      if (anchor) anchor.scrollIntoView({ block: "start" });
-      else if (wasDetail) {
+      if (anchor) {
+        anchor.scrollIntoView({ block: "start" });
+        if (anchor.hasAttribute("tabindex")) anchor.focus({ preventScroll: true });
+      } else if (wasDetail) {
         document.getElementById("runs-heading").focus({ preventScroll: true });
         window.scrollTo(0, listScroll);
       }
