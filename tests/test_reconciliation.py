@@ -100,7 +100,10 @@ def test_market_based_figure_has_its_own_column(warehouse):
 
 def test_a_model_known_only_from_a_restatement_is_flagged(warehouse):
     (other,) = rows(warehouse, "select * from training_runs where model_id = 'other/model'")
-    assert other["is_restatement"] and other["energy_kwh"] == 1500 and other["emissions_tco2e"] is None
+    assert other["is_restatement"] and other["energy_kwh"] == 1500
+    # no emissions disclosed: the gap is filled from the disclosed energy, and marked as estimated
+    assert other["emissions_origin"] == "estimated" and other["energy_origin"] == "disclosed"
+    assert other["estimate_low_tco2e"] <= other["emissions_tco2e"] <= other["estimate_high_tco2e"]
 
 
 def test_conflicts_list_real_disagreements_with_both_sources(warehouse):
