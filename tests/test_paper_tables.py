@@ -15,7 +15,7 @@ import pytest
 
 from pipelines.lib import paper_tables as pt
 from pipelines.lib.curated import Source, TableSpec, curated_figure_rows, load_registry
-from pipelines.lib.normalize import FIGURE_COLUMNS, normalize_figures
+from pipelines.lib.normalize import FIGURE_COLUMNS, QUARANTINE_COLUMNS, normalize_figures
 
 REPO = Path(__file__).resolve().parents[1]
 CORPUS = Path(__file__).resolve().parents[1].parent / "shared" / "corpus"
@@ -422,6 +422,17 @@ def test_a_metric_in_two_columns_keeps_both_with_their_headers():
                       "Emissions (tons CO2eq)"] == ("0", "tons CO2eq", "market-based")
 
 
+def test_extract_source_returns_figures_and_quarantine_rows():
+    corpus_documents()
+    case = CASES["llama3_2_card"]
+    path = DOCS / case.file
+    rows, issues = pt.extract_source(path.read_bytes(), "text/markdown", source_for(case), snapshot_sha256="ab")
+    assert len(rows) == len(run_case(case)[0]) and all(r["snapshot_sha256"] == "ab" for r in rows)
+    assert [set(i) for i in issues] == [set(QUARANTINE_COLUMNS)] * 2
+    assert {i["pipeline_stage"] for i in issues} == {"extract"}
+    assert all("emissions: cell is not a number" == i["reason"] for i in issues)
+
+
 def test_unlabelled_column_is_named_by_index():
     """Luccioni Table 3: the converter merged two header cells, leaving the emissions column without one."""
     corpus_documents()
@@ -519,6 +530,23 @@ def test_html_document_with_figcaption_spans_and_thead():
         ("Model-A", "fine-tuning"): ("5.5", "", "Table 7, row Model-A, column Energy tune (MWh)"),
         ("Model-B†", None): ("~7", "MWh", "Table 7, row Model-B†, column Energy train (MWh)"),
     }
+
+
+LATEXML_LIKE_HTML = b"""<html><body><section><h3>4.4 Footprint</h3>
+<figure class="ltx_table" id="S4.T8"><table class="ltx_tabular"><tbody class="ltx_tbody">
+<tr class="ltx_tr"><td class="ltx_td"></td><td class="ltx_td">Carbon (t<math alttext="\\text{CO}_{2}">
+<semantics><msub><mi>CO</mi><mn>2</mn></msub><annotation encoding="application/x-tex">\\text{CO}_{2}
+</annotation></semantics></math>eq)</td></tr>
+<tr class="ltx_tr"><td class="ltx_td">Model-C</td><td class="ltx_td">3.5</td></tr>
+</tbody></table>
+<figcaption class="ltx_caption"><span class="ltx_tag ltx_tag_table">Table 8: </span>Synthetic.</figcaption>
+</figure></section></body></html>"""
+
+
+def test_latexml_math_keeps_the_rendered_text_not_the_tex_source():
+    [table] = pt.extract_tables(LATEXML_LIKE_HTML, ".html")
+    assert table.label == "Table 8" and table.heading == "4.4 Footprint"
+    assert table.cells[0][1] == "Carbon (tCO2eq)"
 
 
 MARKDOWN_WITH_CAPTIONS = b"""# Results

@@ -55,10 +55,6 @@ class Table:
     kind: str  # "markdown" | "html"
     repairs: list[str] = field(default_factory=list)  # converter damage found and undone
 
-    @property
-    def width(self) -> int:
-        return max((len(r) for r in self.cells), default=0)
-
     def where(self) -> str:
         at = f"line {self.line}" if self.line else f"table #{self.index + 1}"
         return f"{self.label or 'unlabelled table'} ({self.kind}, {at})"
@@ -103,7 +99,7 @@ def _norm_label(text: str | None) -> str:
 
 
 def _match_key(text: str | None) -> str:
-    """Loose key for comparing labels: case, spacing, footnote marks and punctuation spacing ignored."""
+    """Loose key for comparing labels: case, runs of spaces and trailing footnote marks ignored."""
     text = _FOOTNOTE.sub("", _norm_label(text)).casefold()
     return re.sub(r"\s+", " ", text).strip()
 
@@ -148,8 +144,11 @@ def _html_text(node: Tag) -> str:
                 parts.append(re.sub(r"\s+", " ", str(child)))
             elif child.name == "br":
                 parts.append("\n")
-            elif child.name in ("script", "style", "annotation", "annotation-xml"):
-                continue  # annotation: the TeX source LaTeXML keeps next to the rendered math
+            elif child.name in ("script", "style"):
+                continue
+            elif child.name == "math":  # MathML: the rendered symbols, not the TeX source in <annotation>
+                parts.append("".join(t.strip() for t in child.find_all(string=True)
+                                     if not t.find_parent(["annotation", "annotation-xml"])))
             elif child.name == "sub":
                 parts.append(_SUB_OPEN)
                 walk(child)
@@ -366,11 +365,19 @@ def _markdown_table(tokens, i: int) -> tuple[list[list[str]], int, int]:
     return _rectangular(rows), header_rows, i
 
 
-def _pipe_table_fallback(lines: list[str], start: int, end: int) -> tuple[list[list[str]], list[str]] | None:
+def _pipe_table_fallback(lines: list[str], start: int,
+                         end: int) -> tuple[list[list[str]], list[str], int] | None:
     """A pipe table markdown-it rejects (its header has more cells than its delimiter row, typically a
-    header flattened from nested tables): cells from the raw lines, header rebuilt to the body width."""
-    block = [ln for ln in lines[start:end] if ln.strip()]
-    if len(block) < 3 or not _is_delimiter_row(block[1]):
+    header flattened from nested tables): cells from the raw lines, header rebuilt to the body width;
+    the repairs made; the table's first line."""
+    block = lines[start:end]  # a paragraph has no blank lines
+    first = next((j for j in range(len(block) - 1)
+                  if block[j].lstrip().startswith("|") and _is_delimiter_row(block[j + 1])), None)
+    if first is None:
+        return None
+    block = block[first:]
+    block = block[:next((j for j, ln in enumerate(block) if not ln.lstrip().startswith("|")), len(block))]
+    if len(block) < 3:
         return None
     body = [[_inline_text(_MD.parseInline(c)[0].children) for c in _split_pipe_row(ln)] for ln in block[2:]]
     width = Counter(len(r) for r in body).most_common(1)[0][0]
@@ -385,7 +392,7 @@ def _pipe_table_fallback(lines: list[str], start: int, end: int) -> tuple[list[l
         repairs.append("header cells flattened from nested tables by the converter were rejoined")
     header = [_inline_text(_MD.parseInline(c)[0].children) if c else "" for c in header]
     rows = [header] + [r[:width] if not any(r[width:]) else r for r in body]
-    return _rectangular(rows), repairs
+    return _rectangular(rows), repairs, start + first
 
 
 def _code_line_ranges(text: str) -> list[tuple[int, int]]:
@@ -412,8 +419,8 @@ def _markdown_blocks(text: str) -> list[_Block]:
             start, end = tok.map
             fallback = _pipe_table_fallback(lines, start, end)
             if fallback:
-                cells, repairs = fallback
-                table = Table(cells, 1, None, None, None, None, None, 0, start + 1, "markdown", repairs)
+                cells, repairs, first = fallback
+                table = Table(cells, 1, None, None, None, None, None, 0, first + 1, "markdown", repairs)
                 blocks.append(_Block(start, end, "table", table=table))
             elif content := _inline_text(tokens[i + 1].children):
                 kind = "heading" if tok.type == "heading_open" else "text"
@@ -443,7 +450,7 @@ def _attach_context(blocks: list[_Block]) -> list[Table]:
     """Give every table its neighbouring text, section heading and caption ("Table N ..." nearby)."""
     tables = [b for b in blocks if b.kind == "table"]
     heading = None
-    candidates: list[tuple[int, int, int, str, str]] = []  # (distance, direction, table#, label, caption)
+    candidates: list[tuple[int, int, int, str, int]] = []  # (distance, direction, table#, label, block#)
     position = {id(b): k for k, b in enumerate(blocks)}
     for n, block in enumerate(tables):
         table = block.table
@@ -459,7 +466,8 @@ def _attach_context(blocks: list[_Block]) -> list[Table]:
                     break
                 m = _CAPTION.match(_norm_label(b.text))
                 if m:
-                    candidates.append((distance, direction, n, re.sub(r"\s+", " ", m.group(1)), b.text))
+                    label = re.sub(r"\s+", " ", m.group(1))
+                    candidates.append((distance, direction, n, label, position[id(b)]))
     for block in blocks:  # nearest heading above each table
         if block.kind == "heading":
             heading = block.text
@@ -469,12 +477,12 @@ def _attach_context(blocks: list[_Block]) -> list[Table]:
     below = sum(1 for c in candidates if c[0] == 1 and c[1] == 1)
     above = sum(1 for c in candidates if c[0] == 1 and c[1] == 0)
     prefer = 1 if below >= above else 0
-    claimed: set[str] = set()
-    for _distance, _direction, n, label, caption in sorted(candidates, key=lambda c: (c[0], c[1] != prefer)):
+    claimed: set[int] = set()
+    for _distance, _direction, n, label, k in sorted(candidates, key=lambda c: (c[0], c[1] != prefer)):
         table = tables[n].table
-        if table.label is None and caption not in claimed:
-            table.label, table.caption = label, caption
-            claimed.add(caption)
+        if table.label is None and k not in claimed:
+            table.label, table.caption = label, blocks[k].text
+            claimed.add(k)
     return [b.table for b in tables]
 
 
