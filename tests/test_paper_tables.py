@@ -409,6 +409,11 @@ def test_non_numeric_cells_become_quarantine_rows():
     assert all(i["locator"].startswith(CARD_LOCATOR + ", row Llama 3.2 ") for i in issues)
     _, issues, _ = run_case(CASES["luccioni_table5"])
     assert all("inference energy" in i["locator"].lower() for i in issues)
+    # without a list to collect them, unreadable cells are an error rather than a silent gap
+    case = CASES["llama3_2_card"]
+    table = pt.find_table(pt.extract_tables((DOCS / case.file).read_bytes(), ".md"), TableSpec(**case.spec))
+    with pytest.raises(pt.TableExtractionError, match="row Llama 3.2 1B SpinQuant.*'Negligible\\*\\*'"):
+        pt.spec_rows(table, TableSpec(**case.spec), source_for(case))
 
 
 def test_a_metric_in_two_columns_keeps_both_with_their_headers():
