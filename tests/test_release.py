@@ -126,13 +126,34 @@ def test_one_changed_figure_shows_exactly_in_the_changelog(isolated_env, data_co
     refresh()
     new = latest(isolated_env["exports"])
     assert new != released and released.is_dir()
-    changelog = (new / "CHANGELOG.md").read_text()
-    assert f"Compared with the previous release, {released.name}" in changelog
-    changed = [line for line in changelog.splitlines() if line.startswith("- changed")]
+    sections = _changelog_sections((new / "CHANGELOG.md").read_text())
+    assert f"Compared with the previous release, {released.name}" in sections[""]
+    # the curated figure is the one changed disclosure, with its old and new printed value
+    changed = [line for line in sections["disclosures"] if line.startswith("- ")]
+    assert {line.split("`")[1] for line in changed} == {_only_id(changed)}
     assert any(f"value_as_printed: `{old_printed}` -> `{figure['value']}`" in line for line in changed)
-    assert not [line for line in changelog.splitlines() if line.startswith(("- added", "- removed"))]
-    # the disclosure (value, value_as_printed) and the headline run (emissions_tco2e) changed, nothing else
-    assert {line.split("`")[1] for line in changed if "`d_" in line} and len(changed) <= 4, changed
+    assert all(line.startswith("- changed") for line in changed)
+    # what is derived from it follows: the model's headline run, nothing added or removed anywhere
+    runs = [line for line in sections["training_runs"] if line.startswith("- ")]
+    assert runs and all(line.startswith(f"- changed `{data['runs'][2]['model_id']}@") for line in runs)
+    assert not [line for lines in sections.values() for line in lines if line.startswith(("- added", "- removed"))]
+
+
+def _changelog_sections(text: str) -> dict[str, list[str]]:
+    sections, current = {"": []}, ""
+    for line in text.splitlines():
+        if line.startswith("## "):
+            current = line[3:].strip()
+            sections[current] = []
+        else:
+            sections[current].append(line)
+    return sections
+
+
+def _only_id(lines: list[str]) -> str:
+    ids = {line.split("`")[1] for line in lines}
+    assert len(ids) == 1, ids
+    return ids.pop()
 
 
 def table(rows):
