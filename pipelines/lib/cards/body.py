@@ -1,0 +1,199 @@
+"""The Markdown body of a card as a flat list of blocks: headings, paragraphs, list items and tables.
+
+markdown-it-py renders the Markdown (GitHub tables included) to HTML with raw HTML passed through, so
+Markdown tables and the HTML <table>s of big-lab cards (Llama 3) are read the same way, by
+beautifulsoup4 with lxml (which closes unclosed cells the way browsers do). Code blocks are skipped;
+script-like elements are kept as their printed text, never interpreted.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from bs4 import BeautifulSoup, NavigableString, Tag
+from markdown_it import MarkdownIt
+
+MAX_MARKUP_CHARS = 50_000
+_MARKUP = "*_[]<>`|"
+MAX_TABLE_ROWS = 500
+MAX_TABLE_COLUMNS = 50
+_HEADINGS = ("h1", "h2", "h3", "h4", "h5", "h6")
+_INERT = ("script", "style", "iframe", "object", "embed", "noscript", "template", "textarea")
+
+_MARKDOWN = MarkdownIt("commonmark", {"html": True}).enable("table")
+
+
+@dataclass
+class Block:
+    kind: str  # heading | paragraph | item | table
+    text: str  # plain text; for an item its own text without nested lists
+    headings: tuple[str, ...]  # heading path above the block
+    parents: tuple[str, ...] = ()  # for an item: the text of each enclosing item, outermost first
+    rows: list[list[str]] = field(default_factory=list)  # for a table
+    number: int = 0  # for a table: 1-based position among the card's tables
+    level: int = 0  # for a heading: 1 for <h1> ... 6 for <h6>
+    rows_dropped: int = 0  # for a table: rows past MAX_TABLE_ROWS, not read
+    position: int = 0  # for a paragraph or item: 1-based position among the text blocks of its section
+
+    @property
+    def section(self) -> str:
+        return self.headings[-1] if self.headings else ""
+
+
+def parse(markdown: str) -> tuple[list[Block], str | None]:
+    """Blocks of a card body, and a note when the body was read as plain text instead of Markdown.
+
+    markdown-it-py builds a token per delimiter, so a hostile body made of markup ('*a*a*a...',
+    '[[[[...', a table of 100k rows) costs hundreds of MB; past MAX_MARKUP_CHARS (25 times the most
+    markup-heavy real card seen) the body is read line by line as plain text.
+    """
+    markup = sum(markdown.count(c) for c in _MARKUP)
+    if markup > MAX_MARKUP_CHARS:
+        return _number(plain_blocks(markdown)), (
+            f"body has {markup} Markdown markup characters (limit {MAX_MARKUP_CHARS});"
+            " read as plain text lines, tables not parsed"
+        )
+    return _number(blocks(markdown)), None
+
+
+def _number(result: list[Block]) -> list[Block]:
+    """Number the paragraphs and items of each section, for locators that name a place, not a sentence."""
+    count = 0
+    for block in result:
+        if block.kind == "heading":
+            count = 0
+        elif block.kind in ("paragraph", "item"):
+            count += 1
+            block.position = count
+    return result
+
+
+def plain_blocks(markdown: str) -> list[Block]:
+    """Lines as paragraphs (and '# ' lines as headings): a bounded reading of a hostile body."""
+    result: list[Block] = []
+    headings: list[tuple[int, str]] = []
+    for line in markdown.splitlines():
+        heading = re.match(r"^(#{1,6})\s+(.*\S)", line)
+        if heading:
+            level = len(heading.group(1))
+            headings = [h for h in headings if h[0] < level] + [(level, heading.group(2)[:200])]
+            result.append(
+                Block("heading", heading.group(2)[:200], tuple(h for _, h in headings), level=level)
+            )
+        elif line.strip():
+            result.append(
+                Block("paragraph", re.sub(r"^[\s>*+-]+", "", line).strip(), tuple(h for _, h in headings))
+            )
+    return result
+
+
+def blocks(markdown: str) -> list[Block]:
+    """Parse Markdown into blocks in document order."""
+    html = _MARKDOWN.render(markdown)
+    soup = BeautifulSoup(html, "lxml")
+    for tag in soup.find_all(_INERT):
+        tag.replace_with(NavigableString(str(tag)))  # printed text, inert
+    result: list[Block] = []
+    headings: list[tuple[int, str]] = []
+    tables = 0
+    for element in soup.find_all([*_HEADINGS, "p", "li", "table"]):
+        if _inside(element, ("pre", "code")) or (element.name != "table" and _inside(element, ("table",))):
+            continue
+        if element.name in _HEADINGS:
+            text = plain(element)
+            if text:  # an empty heading ("##" alone) closes nothing
+                level = int(element.name[1])
+                headings = [h for h in headings if h[0] < level] + [(level, text)]
+                result.append(Block("heading", text, tuple(h for _, h in headings), level=level))
+            continue
+        path = tuple(h for _, h in headings)
+        if element.name == "table":
+            if _inside(element, ("table",)):
+                continue
+            tables += 1
+            all_rows = len(element.find_all("tr"))
+            result.append(
+                Block(
+                    "table",
+                    "",
+                    path,
+                    rows=table_rows(element),
+                    number=tables,
+                    rows_dropped=max(0, all_rows - MAX_TABLE_ROWS),
+                )
+            )
+        elif element.name == "li":
+            parents = tuple(plain_own(li) for li in reversed(element.find_parents("li")))
+            result.append(Block("item", plain_own(element), path, parents=parents))
+        elif element.name == "p" and not _inside(element, ("li",)):
+            text = plain(element)
+            if text:
+                result.append(Block("paragraph", text, path))
+    return result
+
+
+def plain(element: Tag) -> str:
+    """An element's text with inline markup dropped ('CO<sub>2</sub>' -> 'CO2'), whitespace collapsed."""
+    return re.sub(r"[ \t\r\f\v]+", " ", re.sub(r"\s*\n\s*", "\n", element.get_text(""))).strip()
+
+
+def plain_own(item: Tag) -> str:
+    """A list item's own text: its paragraphs and inline content, without nested lists."""
+    parts = []
+    for child in item.children:
+        if isinstance(child, Tag):
+            if child.name in ("ul", "ol"):
+                continue
+            parts.append(child.get_text("") + ("\n" if child.name == "p" else ""))
+        else:
+            parts.append(str(child))
+    return re.sub(r"[ \t\r\f\v]+", " ", re.sub(r"\s*\n\s*", "\n", "".join(parts))).strip()
+
+
+def table_rows(table: Tag) -> list[list[str]]:
+    """Rows of cell texts, with colspan/rowspan expanded so every column lines up (sizes capped)."""
+    grid: list[list[str]] = []
+    carried: dict[int, tuple[str, int]] = {}  # column -> (text, rows still to fill) from a rowspan
+    for tr in table.find_all("tr")[:MAX_TABLE_ROWS]:
+        if tr.find_parent("table") is not table:
+            continue
+        row: list[str] = []
+        cells = tr.find_all(["td", "th"], recursive=False)
+        queue = list(cells)
+        while (queue or row_has_carry(carried, len(row))) and len(row) < MAX_TABLE_COLUMNS:
+            col = len(row)
+            if col in carried:
+                text, left = carried[col]
+                row.append(text)
+                carried[col] = (text, left - 1)
+                if left - 1 <= 0:
+                    del carried[col]
+                continue
+            if not queue:
+                break
+            cell = queue.pop(0)
+            text = re.sub(r"\s+", " ", cell.get_text("")).strip()
+            span = _span(cell.get("colspan"))
+            down = _span(cell.get("rowspan"))
+            for _ in range(min(span, MAX_TABLE_COLUMNS - len(row))):
+                if down > 1:
+                    carried[len(row)] = (text, down - 1)
+                row.append(text)
+        grid.append(row)
+    return grid
+
+
+def row_has_carry(carried: dict[int, tuple[str, int]], column: int) -> bool:
+    return any(c >= column for c in carried)
+
+
+def _span(value: object) -> int:
+    try:
+        return max(1, min(int(str(value)), MAX_TABLE_ROWS))
+    except (TypeError, ValueError):
+        return 1
+
+
+def _inside(element: Tag, names: tuple[str, ...]) -> bool:
+    return element.find_parent(names) is not None
