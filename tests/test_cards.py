@@ -502,6 +502,30 @@ def test_other_emissions_are_not_figures(text):
     assert emissions(result) == []
 
 
+@pytest.mark.parametrize(
+    ("text", "kg"),
+    [
+        ("Training used 100 MWh, equivalent to 30 tCO2e.", 30_000),
+        ("For comparison, a larger model emitted 552 tCO2eq; our model emitted 10 tCO2eq.", 10_000),
+        ("Our model predicts CO2 emissions of factories with an RMSE of 12 tonnes.", None),
+        (
+            "The grid emits 0.385 kg CO <sub>2</sub> eq/KWh, so training emitted 27 tCO <sub>2</sub> eq.",
+            27_000,
+        ),
+    ],
+)
+def test_prose_in_an_emissions_section(text, kg):
+    result = parse_card(f"# A card\n\n## Environmental Impact\n\n{text}\n")
+    assert result.emissions_kg == (pytest.approx(kg) if kg else None)
+
+
+def test_emissions_of_others_outside_an_emissions_section():
+    result = parse_card(
+        "# A card\n\n## Usage\n\nInput: 'The factory emitted 5,000 tonnes of CO2 last year.'\n"
+    )
+    assert result.emissions_kg is None and emissions(result) == []
+
+
 def test_code_blocks_are_not_read():
     result = parse_card("# A card\n\n```python\nprint('Carbon Emitted: 5 kg CO2')\n```\n")
     assert result.emissions_kg is None

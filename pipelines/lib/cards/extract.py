@@ -75,10 +75,14 @@ _EMISSION_CONTEXT = re.compile(r"co2|co₂|co_2|carbon|emission|emitted|\bghg\b|
 # Words before a mass that say it is somebody else's emissions or a comparison, not this model's.
 _COMPARISON = re.compile(
     r"\b(?:cars?|vehicles?|driv\w*|flights?|flying|planes?|household|homes?|passengers?|americans?|persons?|"
-    r"people|human|citizens?|beef|trees?|round[- ]trips?|equivalent to|equals?|compared (?:to|with)|"
-    r"same as|as much as|such as|like|lifetime|per capita|average (?:person|car|american)|"
-    r"gasoline|petrol|fuel|tetrachloride|chloroform|concentrations?)\b",
+    r"people|human|citizens?|beef|trees?|round[- ]trips?|compared (?:to|with)|comparison|by contrast|whereas|"
+    r"such as|like|lifetime|per capita|gasoline|petrol|fuel|tetrachloride|chloroform|concentrations?|"
+    r"reduc\w*|sav(?:ed|ing|es)|avoid\w*|offset\w*|rmse|mae|mse|error|predict\w*|forecast\w*)\b",
     re.I,
+)
+# Outside an emissions/hardware/training section, a mass counts only in a sentence about this model's run.
+_OWN_RUN = re.compile(
+    r"\b(?:we|our|this model|the model|training|trained|train|fine-?tun\w*|pre-?train\w*)\b", re.I
 )
 _LOCATION_BASED = re.compile(r"location[- ]based", re.I)
 _MARKET_BASED = re.compile(r"market[- ]based", re.I)
@@ -500,6 +504,7 @@ class Extractor:
             return
         section = block.section
         surroundings = f"{context[:2000]} {text[:2000]} {section}"
+        relevant_section = any(_EMISSIONS_SECTION.search(h) or _ENV_SECTION.search(h) for h in block.headings)
         for number, sentence in enumerate(_sentences(text), start=1):
             quantities = t.find_quantities(
                 sentence, ("emissions", "energy", "chip_hours", "carbon_intensity")
@@ -511,8 +516,11 @@ class Extractor:
                 clause = sentence[previous_end : q.start]
                 previous_end = q.end
                 window = sentence[max(0, q.start - 300) : q.end + 120]
+                own_words = sentence if len(sentence) <= 2000 else window
                 if q.metric == "emissions":
                     if q.is_rate or not _EMISSION_CONTEXT.search(window) or _COMPARISON.search(clause[-200:]):
+                        continue
+                    if not relevant_section and not _OWN_RUN.search(own_words):
                         continue
                 elif q.metric == "energy" and (q.is_rate or _COMPARISON.search(clause[-200:])):
                     continue

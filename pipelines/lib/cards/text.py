@@ -146,7 +146,7 @@ def printed_field(value: object) -> str | None:
 
 # --- quantities ------------------------------------------------------------------------------------------
 
-_CO2 = r"(?:CO2|CO₂|CO_2|CO\$_\{?2\}?\$|CO<sub>2</sub>)"
+_CO2 = r"(?:CO ?2|CO₂|CO_2|CO\$_\{?2\}?\$|CO<sub>2</sub>)"  # "CO 2": a <sub> flattened with a space
 # "CO2", "CO2eq", "CO2 eq.", "CO2-equivalents", "of CO2"; "eqof" occurs glued in one card.
 _CO2_SUFFIX = (
     rf"(?:\s*-?\s*(?:of\s+)?{_CO2}(?:\s*-?\s*(?:eq(?:uivalents?)?|e)(?=[^a-z]|of|$))?"
@@ -185,7 +185,9 @@ _QUANTITY = re.compile(
     + ")",
     re.IGNORECASE,
 )
-_RATE_AFTER = re.compile(r"\s*(?:/|per\b|a\s+(?:year|day|km|mile)\b|each\b|every\b)", re.IGNORECASE)
+_RATE_AFTER = re.compile(
+    r"\s*(?:CO ?2\s*(?:eq|e)?\.?\s*)?(?:/|per\b|a\s+(?:year|day|km|mile)\b|each\b|every\b)", re.IGNORECASE
+)
 _LEADING_NUMBER = re.compile(
     rf"^\s*(?:total of\s+)?(?P<value>{_QUALIFIER}{_NUMBER})(?:\s?\*+)?", re.IGNORECASE
 )
