@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import sys
 
 import click
@@ -28,6 +29,8 @@ def _user_error(error) -> str:
 def refresh(verbose: bool) -> None:
     """Materialize every asset: ingest, extract, normalize, transform, estimate, export."""
     ensure_dagster_home()
+    if not verbose:
+        _quiet_libraries()
     import dagster as dg
 
     from pipelines.definitions import build_definitions
@@ -61,6 +64,15 @@ def refresh(verbose: bool) -> None:
         for line in problems or ["the run did not succeed (see `ai-emissions refresh --verbose`)"]:
             click.echo(f"error: {line}", err=True)
         sys.exit(1)
+
+
+def _quiet_libraries() -> None:
+    """Per-request retry and fetch-failure lines are for --verbose; the summary says what failed."""
+    import stamina.instrumentation
+
+    stamina.instrumentation.set_on_retry_hooks([])
+    for name in ("pipelines", "httpx", "stamina"):
+        logging.getLogger(name).setLevel(logging.ERROR)
 
 
 def _summary(result) -> list[str]:

@@ -1,6 +1,7 @@
--- Published: one row per source document, with the number of figures taken from it.
+-- Published: one row per source document, with the number of figures taken from it and the stored
+-- snapshot of the document when the ingest stage fetched it.
 with counts as (
-    select source_id, count(*) as figure_count, any_value(snapshot_sha256) as snapshot_sha256
+    select source_id, count(*) as figure_count
     from int_disclosures_sourced
     group by source_id
 )
@@ -14,8 +15,9 @@ select
     s.url,
     s.license,
     s.verified_in,
-    c.snapshot_sha256,
+    coalesce(s.snapshot_sha256, d.snapshot_sha256) as snapshot_sha256,
     coalesce(c.figure_count, 0) as figure_count
 from stg_registry__sources as s
 left join counts as c using (source_id)
+left join document_snapshots as d using (source_id)
 order by s.source_id

@@ -1,4 +1,5 @@
--- Source documents from the registry (data/sources/registry.yaml): rename and cast only.
+-- Source documents: the registry (data/sources/registry.yaml) and the Hub cards the parser read.
+-- Rename and cast only.
 select
     source_id,
     title,
@@ -8,5 +9,19 @@ select
     url,
     fetch_url,
     license,
-    verified_in
+    verified_in,
+    cast(null as varchar) as snapshot_sha256
 from source_registry
+union all
+select
+    source_id,
+    title,
+    organization,
+    cast(published_date as varchar) as published_date,
+    kind,
+    url,
+    fetch_url,
+    license,
+    verified_in,
+    snapshot_sha256
+from card_sources

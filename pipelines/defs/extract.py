@@ -1,11 +1,45 @@
-"""Extract: curated disclosure files -> figure rows, values still as printed."""
+"""Extract: curated files, stored Hub cards and stored paper tables -> figure rows, values still as printed."""
+
+from pathlib import PurePosixPath
+from urllib.parse import urlsplit
 
 import dagster as dg
 from dagster_duckdb import DuckDBResource
 
 from pipelines.defs.resources import PathsResource
 from pipelines.lib import curated, warehouse
-from pipelines.lib.normalize import FIGURE_COLUMNS
+from pipelines.lib.card_figures import card_rows, card_source_row
+from pipelines.lib.cards import parse_card
+from pipelines.lib.normalize import FIGURE_COLUMNS, QUARANTINE_COLUMNS, quarantine_row
+from pipelines.lib.paper_tables import cross_check, extract_source
+from pipelines.lib.snapshots import SnapshotStore
+
+_TEXT_KINDS = ("html", "markdown")
+
+
+def _document_kind(content_type: str, url: str) -> str:
+    """The served type when it says HTML or Markdown; else the URL's suffix (raw files come as text/plain)."""
+    if any(kind in (content_type or "").lower() for kind in _TEXT_KINDS):
+        return content_type
+    return PurePosixPath(urlsplit(url).path).suffix or content_type
+
+CARD_SOURCE_COLUMNS = {
+    "source_id": "VARCHAR", "title": "VARCHAR", "organization": "VARCHAR", "published_date": "VARCHAR",
+    "kind": "VARCHAR", "url": "VARCHAR", "fetch_url": "VARCHAR", "license": "VARCHAR", "verified_in": "VARCHAR",
+    "snapshot_sha256": "VARCHAR",
+}
+TABLE_CHECK_COLUMNS = {
+    "source_id": "VARCHAR", "status": "VARCHAR", "metric": "VARCHAR", "basis": "VARCHAR", "model_name": "VARCHAR",
+    "model_id": "VARCHAR", "locator_extracted": "VARCHAR", "locator_curated": "VARCHAR",
+    "value_extracted": "VARCHAR", "unit_extracted": "VARCHAR", "value_curated": "VARCHAR",
+    "unit_curated": "VARCHAR", "detail": "VARCHAR",
+}
+
+
+def _rows(con, sql: str) -> list[dict]:
+    cursor = con.execute(sql)
+    names = [d[0] for d in cursor.description]
+    return [dict(zip(names, r, strict=True)) for r in cursor.fetchall()]
 
 
 @dg.asset(group_name="extract", compute_kind="yaml", deps=["source_registry"])
@@ -17,3 +51,88 @@ def curated_figures(paths: PathsResource, duckdb: DuckDBResource) -> dg.Material
     with duckdb.get_connection() as con:
         n = warehouse.replace_table(con, "curated_figures", rows, FIGURE_COLUMNS)
     return dg.MaterializeResult(metadata={"row_count": n, "sources": len({r["source_id"] for r in rows})})
+
+
+@dg.multi_asset(
+    group_name="extract",
+    compute_kind="python",
+    specs=[
+        dg.AssetSpec("card_figures", deps=["hub_cards"], description="Figures the card parser read in Hub cards"),
+        dg.AssetSpec("card_sources", deps=["hub_cards"], description="Each parsed Hub card as a source document"),
+        dg.AssetSpec("card_quarantine", deps=["hub_cards"],
+                     description="What the card parser could not use, and conflicts inside cards"),
+    ],
+)
+def card_figures(paths: PathsResource, duckdb: DuckDBResource):
+    store = SnapshotStore(paths.paths.snapshots)
+    figures, sources, issues = [], [], []
+    with duckdb.get_connection() as con:
+        for card in _rows(con, "select * from hub_cards order by repo_id"):
+            try:
+                data = store.get(card["snapshot_sha256"])
+            except Exception as exc:  # a missing or corrupt object: quarantine it, keep the other cards
+                issues.append(quarantine_row("extract", f"hub:{card['repo_id']}", card["card_url"], None,
+                                             f"stored card unreadable: {exc}"))
+                continue
+            result = parse_card(data, path=f"{card['repo_id']}/README.md")
+            rows, problems = card_rows(result, repo_id=card["repo_id"], card_url=card["card_url"],
+                                       snapshot_sha256=card["snapshot_sha256"])
+            figures += rows
+            issues += problems
+            if rows:
+                sources.append(card_source_row(card["repo_id"], card["card_url"], card["license"],
+                                               card["snapshot_sha256"], card["revision"]))
+        n = warehouse.replace_table(con, "card_figures", figures, FIGURE_COLUMNS)
+        warehouse.replace_table(con, "card_sources", sources, CARD_SOURCE_COLUMNS)
+        warehouse.replace_table(con, "card_quarantine", issues, QUARANTINE_COLUMNS)
+    yield dg.MaterializeResult(asset_key="card_figures", metadata={"row_count": n})
+    yield dg.MaterializeResult(asset_key="card_sources", metadata={"row_count": len(sources)})
+    yield dg.MaterializeResult(asset_key="card_quarantine", metadata={"row_count": len(issues)})
+
+
+@dg.multi_asset(
+    group_name="extract",
+    compute_kind="beautifulsoup",
+    specs=[
+        dg.AssetSpec("paper_table_checks", deps=["document_snapshots", "curated_figures"],
+                     description="Tables extracted from stored documents, compared figure by figure with the "
+                                 "curated values"),
+        dg.AssetSpec("paper_table_quarantine", deps=["document_snapshots", "curated_figures"],
+                     description="Table cells that could not be read, and table values that disagree with the "
+                                 "curated figures"),
+    ],
+)
+def paper_table_checks(paths: PathsResource, duckdb: DuckDBResource):
+    """Cross-check: offline there are no stored documents and the curated figures stand alone."""
+    store = SnapshotStore(paths.paths.snapshots)
+    registry = {s.source_id: s for s in curated.load_registry(paths.paths.data_dir / "sources" / "registry.yaml")}
+    checks, issues = [], []
+    with duckdb.get_connection() as con:
+        snapshots = _rows(con, "select * from document_snapshots order by source_id")
+        curated_rows = _rows(con, "select * from curated_figures order by disclosure_id")
+        for snap in snapshots:
+            source = registry.get(snap["source_id"])
+            if source is None or not source.extraction:
+                continue
+            try:
+                extracted, problems = extract_source(store.get(snap["snapshot_sha256"]),
+                                                     _document_kind(snap["content_type"], snap["url"]),
+                                                     source, snapshot_sha256=snap["snapshot_sha256"])
+            except Exception as exc:  # an unreadable document (a PDF, a changed layout): say so, go on
+                issues.append(quarantine_row("extract", source.source_id, snap["url"], None,
+                                             f"tables not extracted: {exc}"))
+                continue
+            issues += problems
+            own = [r for r in curated_rows if r["source_id"] == source.source_id]
+            for check in cross_check(extracted, own):
+                checks.append({c: check.get(c) for c in TABLE_CHECK_COLUMNS})
+                if check["status"] == "disagree":
+                    issues.append(quarantine_row("extract", source.source_id, check["locator_extracted"],
+                                                 check["value_extracted"],
+                                                 f"table value disagrees with the curated figure: {check['detail']}"))
+        warehouse.replace_table(con, "paper_table_checks", checks, TABLE_CHECK_COLUMNS)
+        warehouse.replace_table(con, "paper_table_quarantine", issues, QUARANTINE_COLUMNS)
+    yield dg.MaterializeResult(asset_key="paper_table_checks", metadata={
+        "row_count": len(checks), "agree": sum(c["status"] == "agree" for c in checks),
+        "disagree": sum(c["status"] == "disagree" for c in checks)})
+    yield dg.MaterializeResult(asset_key="paper_table_quarantine", metadata={"row_count": len(issues)})

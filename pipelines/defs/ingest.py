@@ -1,21 +1,87 @@
-"""Ingest: the source registry (and, later, fetched documents and Hub cards)."""
+"""Ingest: the only stage that touches the network. The source registry, registry documents and Hub cards."""
 
 import dagster as dg
 from dagster_duckdb import DuckDBResource
 
 from pipelines.defs.resources import PathsResource
 from pipelines.lib import curated, warehouse
+from pipelines.lib.documents import fetch_documents
+from pipelines.lib.hub import HubIngestor, load_watchlist
+from pipelines.lib.normalize import QUARANTINE_COLUMNS, quarantine_row
+from pipelines.lib.snapshots import SnapshotStore
 
 SOURCE_REGISTRY_COLUMNS = {
     "source_id": "VARCHAR", "title": "VARCHAR", "organization": "VARCHAR", "published_date": "VARCHAR",
     "kind": "VARCHAR", "url": "VARCHAR", "fetch_url": "VARCHAR", "license": "VARCHAR", "verified_in": "VARCHAR",
 }
+DOCUMENT_COLUMNS = {"source_id": "VARCHAR", "url": "VARCHAR", "snapshot_sha256": "VARCHAR",
+                    "content_type": "VARCHAR", "fetched_at": "VARCHAR"}
+HUB_CARD_COLUMNS = {"repo_id": "VARCHAR", "revision": "VARCHAR", "snapshot_sha256": "VARCHAR",
+                    "card_url": "VARCHAR", "fetched_at": "VARCHAR", "discovered_by": "VARCHAR",
+                    "license": "VARCHAR"}
+
+
+def _registry(paths: PathsResource) -> list[curated.Source]:
+    return curated.load_registry(paths.paths.data_dir / "sources" / "registry.yaml")
 
 
 @dg.asset(group_name="ingest", compute_kind="yaml")
 def source_registry(paths: PathsResource, duckdb: DuckDBResource) -> dg.MaterializeResult:
     """Every source document the dataset cites, from data/sources/registry.yaml (validated on load)."""
-    registry = curated.load_registry(paths.paths.data_dir / "sources" / "registry.yaml")
     with duckdb.get_connection() as con:
-        n = warehouse.replace_table(con, "source_registry", curated.source_rows(registry), SOURCE_REGISTRY_COLUMNS)
+        n = warehouse.replace_table(con, "source_registry", curated.source_rows(_registry(paths)),
+                                    SOURCE_REGISTRY_COLUMNS)
     return dg.MaterializeResult(metadata={"row_count": n})
+
+
+@dg.multi_asset(
+    group_name="ingest",
+    compute_kind="httpx",
+    specs=[
+        dg.AssetSpec("document_snapshots", deps=["source_registry"],
+                     description="Registry documents stored in the snapshot store (fetched once per URL)"),
+        dg.AssetSpec("document_fetch_errors", deps=["source_registry"],
+                     description="Registry documents that could not be fetched, with the reason"),
+    ],
+)
+def document_snapshots(paths: PathsResource, duckdb: DuckDBResource):
+    report = fetch_documents(SnapshotStore(paths.paths.snapshots), _registry(paths))
+    snapshots = [{"source_id": s.source_id, "url": s.url, "snapshot_sha256": s.sha256,
+                  "content_type": s.content_type, "fetched_at": s.fetched_at} for s in report.snapshots]
+    errors = [quarantine_row("ingest", source_id, url, None, f"document not fetched: {reason}")
+              for source_id, url, reason in report.errors]
+    with duckdb.get_connection() as con:
+        n = warehouse.replace_table(con, "document_snapshots", snapshots, DOCUMENT_COLUMNS)
+        warehouse.replace_table(con, "document_fetch_errors", errors, QUARANTINE_COLUMNS)
+    yield dg.MaterializeResult(asset_key="document_snapshots", metadata={
+        "row_count": n, "fetched": report.fetched, "reused": report.reused,
+        "unreachable": ", ".join(report.unreachable)})
+    yield dg.MaterializeResult(asset_key="document_fetch_errors", metadata={"row_count": len(errors)})
+
+
+@dg.multi_asset(
+    group_name="ingest",
+    compute_kind="httpx",
+    specs=[
+        dg.AssetSpec("hub_cards", description="The latest stored card of every Hub repo ingested now or before"),
+        dg.AssetSpec("hub_fetch_errors", description="Hub cards that could not be fetched, with the reason"),
+    ],
+)
+def hub_cards(paths: PathsResource, duckdb: DuckDBResource):
+    """Incremental Hub refresh: list repos with emissions metadata plus the watchlist; fetch changed cards."""
+    store = SnapshotStore(paths.paths.snapshots)
+    watchlist = load_watchlist(paths.paths.data_dir / "sources" / "hub_watchlist.yaml")
+    ingestor = HubIngestor.from_env(store, watchlist=watchlist)
+    report = ingestor.refresh()
+    cards = [{"repo_id": c.repo_id, "revision": c.revision, "snapshot_sha256": c.sha256, "card_url": c.card_url,
+              "fetched_at": c.fetched_at, "discovered_by": c.discovered_by,
+              "license": (c.card_data or {}).get("license") if isinstance(c.card_data, dict) else None}
+             for c in sorted(ingestor.current_cards(), key=lambda c: c.repo_id)]
+    errors = [quarantine_row("ingest", f"hub:{e.repo_id}" if e.repo_id else None, e.url, None,
+                             f"Hub card not fetched: {e.reason}") for e in report.errors]
+    with duckdb.get_connection() as con:
+        n = warehouse.replace_table(con, "hub_cards", cards, HUB_CARD_COLUMNS)
+        warehouse.replace_table(con, "hub_fetch_errors", errors, QUARANTINE_COLUMNS)
+    yield dg.MaterializeResult(asset_key="hub_cards", metadata={
+        "row_count": n, "summary": report.summary(), "unreachable": ", ".join(report.unreachable)})
+    yield dg.MaterializeResult(asset_key="hub_fetch_errors", metadata={"row_count": len(errors)})

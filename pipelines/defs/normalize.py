@@ -6,7 +6,7 @@ from dagster_duckdb import DuckDBResource
 from pipelines.lib import warehouse
 from pipelines.lib.normalize import FIGURE_COLUMNS, NORMALIZED_COLUMNS, QUARANTINE_COLUMNS, normalize_figures
 
-FIGURE_TABLES = ["curated_figures"]
+FIGURE_TABLES = ["curated_figures", "card_figures"]
 
 
 @dg.multi_asset(

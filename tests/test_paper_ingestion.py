@@ -1,0 +1,124 @@
+"""Paper ingestion end to end: registry documents fetched over HTTP from a local server serving the real
+corpus documents, stored as snapshots, their tables extracted and cross-checked with the curated figures."""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import duckdb
+import pytest
+import yaml
+from click.testing import CliRunner
+
+from pipelines.cli import main
+
+# registry source -> the corpus file holding the same document (see the corpus documents/index.csv)
+SERVED = {
+    "touvron2023_llama": "arxiv-2302.13971.md",
+    "touvron2023_llama2": "msc_thesis-2307.09288-02_pretraining.md",  # Table 2 in the layout of the HTML version
+    "groeneveld2024_olmo": "arxiv-2402.00838.md",
+    "patterson2021": "arxiv-2104.10350.md",
+    "strubell2019": "arxiv-1906.02243.md",
+    "morrison2025_olmo_footprint": "arxiv-2503.05804.md",
+    "luccioni2024_power_hungry": "arxiv-2311.16863.md",
+    "meta_llama2_model_card": "github-meta-llama-llama-MODEL_CARD.md",
+    "meta_llama_models_llama2_model_card": "github-meta-llama-llama-models-llama2-MODEL_CARD.md",
+    "meta_llama3_model_card": "github-meta-llama-llama3-MODEL_CARD.md",
+    "meta_llama_models_llama3_model_card": "github-meta-llama-llama-models-llama3-MODEL_CARD.md",
+    "meta_llama3_1_model_card": "github-meta-llama-llama-models-llama3_1-MODEL_CARD.md",
+    "meta_llama3_2_model_card": "github-meta-llama-llama-models-llama3_2-MODEL_CARD.md",
+    "meta_llama3_2_vision_model_card": "github-meta-llama-llama-models-llama3_2-MODEL_CARD_VISION.md",
+    "meta_llama3_3_model_card": "github-meta-llama-llama-models-llama3_3-MODEL_CARD.md",
+    "meta_llama4_model_card": "github-meta-llama-llama-models-llama4-MODEL_CARD.md",
+    "cohere_environmental_impact": "github-cohere-ai-cohere-developer-experience-environmental-impact.mdx",
+}
+
+
+class DocumentServer:
+    """Serves files like a raw-file host: text/plain, the path's suffix telling the format."""
+
+    def __init__(self, files: dict[str, bytes]):
+        self.files, self.requests = files, []
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self):  # noqa: N802 - http.server's name
+                outer.requests.append(self.path)
+                body = outer.files.get(self.path)
+                if body is None:
+                    self.send_error(404)
+                    return
+                self.send_response(200)
+                self.send_header("Content-Type", "text/plain; charset=utf-8")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.server.shutdown()
+
+
+@pytest.fixture
+def served(corpus, data_copy, isolated_env):
+    files = {f"/{sid}/{name}": (corpus / "documents" / name).read_bytes() for sid, name in SERVED.items()}
+    server = DocumentServer(files)
+    path = data_copy / "sources" / "registry.yaml"
+    entries = yaml.safe_load(path.read_text())
+    for entry in entries:
+        # only the served documents are fetched; the others would try the public internet
+        entry["fetch_url"] = f"{server.url}/{entry['source_id']}/{SERVED[entry['source_id']]}" \
+            if entry["source_id"] in SERVED else None
+    path.write_text(yaml.safe_dump(entries, sort_keys=False, allow_unicode=True))
+    yield server, files
+    server.close()
+
+
+def query(env, sql):
+    con = duckdb.connect(str(env["home"] / "warehouse.duckdb"), read_only=True)
+    try:
+        cursor = con.execute(sql)
+        names = [d[0] for d in cursor.description]
+        return [dict(zip(names, r, strict=True)) for r in cursor.fetchall()]
+    finally:
+        con.close()
+
+
+def test_tables_of_fetched_documents_agree_with_curated_figures(served, isolated_env):
+    server, files = served
+    result = CliRunner().invoke(main, ["refresh"], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    checks = query(isolated_env, "select * from paper_table_checks")
+    by_source: dict[str, dict[str, int]] = {}
+    for check in checks:
+        by_source.setdefault(check["source_id"], {}).setdefault(check["status"], 0)
+        by_source[check["source_id"]][check["status"]] += 1
+    disagreements = [c for c in checks if c["status"] == "disagree"]
+    assert not disagreements, disagreements[:5]
+    for source_id in SERVED:
+        assert by_source.get(source_id, {}).get("agree", 0) > 0, (source_id, by_source.get(source_id))
+    # every figure of a fetched document carries the sha256 of the bytes that were served
+    snapshots = {r["source_id"]: r["snapshot_sha256"] for r in query(isolated_env, "select * from sources")}
+    for source_id, name in SERVED.items():
+        body = files[f"/{source_id}/{name}"]
+        assert snapshots[source_id] == hashlib.sha256(body).hexdigest()
+    unsnapshotted = query(isolated_env, "select count(*) as n from disclosures where source_id in "
+                                        f"({', '.join(repr(s) for s in SERVED)}) and snapshot_sha256 is null")
+    assert unsnapshotted[0]["n"] == 0
+
+
+def test_documents_are_fetched_once(served, isolated_env):
+    server, _ = served
+    assert CliRunner().invoke(main, ["refresh"], catch_exceptions=False).exit_code == 0
+    first = len(server.requests)
+    assert first == len(SERVED)
+    assert CliRunner().invoke(main, ["refresh"], catch_exceptions=False).exit_code == 0
+    assert len(server.requests) == first
