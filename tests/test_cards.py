@@ -622,3 +622,13 @@ def test_cards_without_emissions_have_no_figures():
 )
 def test_stage_for_training_type(printed, stage):
     assert stage_for_training_type(printed) == stage
+
+
+def test_repeated_field_names_and_numbers_in_one_sentence_keep_distinct_locators():
+    result = parse_card(
+        "## Environmental Impact\n\n- Carbon Emitted: 5 kg\n- Carbon Emitted: 7 kg\n\n"
+        "We used 3 kWh on the CPU and 5 kWh on the GPU.\n"
+    )
+    locators = [f.locator for f in result.figures]
+    assert len(locators) == len(set(locators)) == 4
+    assert any("7 kg" in c for c in result.conflicts)

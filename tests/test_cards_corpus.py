@@ -122,3 +122,15 @@ def test_malformed_front_matter_is_quarantined(parsed):
     # 0098.md: front matter is an unrendered template "{{ card_data }}"; 0099.md: co2_eq_emissions: Kg
     assert any("not valid YAML" in q["reason"] for q in parsed["0098.md"]["quarantine"])
     assert any(q["locator"] == "co2_eq_emissions" for q in parsed["0099.md"]["quarantine"])
+
+
+def test_every_figure_has_its_own_locator_and_re_derives_from_its_printed_text(parsed):
+    from pipelines.lib import units
+
+    for name, result in parsed.items():
+        locators = [f["locator"] for f in result["figures"]]
+        assert len(locators) == len(set(locators)), name
+        for f in result["figures"]:
+            again = units.normalize(f["metric"], f["value_as_printed"], f["unit_as_printed"])
+            assert again.value == pytest.approx(f["value"]), (name, f["locator"])
+            assert again.unit == f["unit"]

@@ -227,6 +227,7 @@ class Extractor:
     quarantine: list[QuarantineItem] = field(default_factory=list)
     order: int = 0
     overflow: bool = False
+    locators: dict[str, int] = field(default_factory=dict)  # locator -> figures already placed there
 
     # -- bookkeeping --
 
@@ -273,6 +274,10 @@ class Extractor:
         except (t.ValueProblem, OverflowError) as err:
             self.quarantine_item(locator, f"{value_text} {unit_text or ''}".strip(), f"{metric}: {err}")
             return None
+        seen = self.locators.get(locator, 0)
+        self.locators[locator] = seen + 1
+        if seen:  # the same field name twice in one section: every figure keeps a locator of its own
+            locator = f"{locator} (occurrence {seen + 1})"
         figure = Figure(
             metric=metric,
             value_as_printed=value_text,
@@ -528,6 +533,8 @@ class Extractor:
                 place = f"{'item' if block.kind == 'item' else 'paragraph'} {block.position}"
                 locator = locator_prefix or (f"{section} > {place}" if section else place)
                 locator = f"{locator}, sentence {number}"
+                if len(quantities) > 1:  # several numbers in one sentence: say which
+                    locator += f", number {quantities.index(q) + 1}"
                 own = sentence if len(sentence) <= 2000 else window
                 details = self._context_details(
                     own, surroundings, near=clause[-300:] + sentence[q.start : q.end]
