@@ -632,3 +632,52 @@ def test_repeated_field_names_and_numbers_in_one_sentence_keep_distinct_locators
     locators = [f.locator for f in result.figures]
     assert len(locators) == len(set(locators)) == 4
     assert any("7 kg" in c for c in result.conflicts)
+
+
+def test_plain_key_value_cards_as_tools_write_them():
+    result = parse_card("""# Carbon report
+
+## Training Specifications
+
+Hardware: Z200 GPU
+Number of GPUs: 4
+Training type: pre-training
+Region: north-1
+GPU hours: 250.5
+PUE: 1.3
+Total energy: 120.25 kWh
+CO2 emissions: 36.075 kg CO2eq
+""")
+    assert result.emissions_kg == pytest.approx(36.075)
+    assert (result.hardware, result.location, result.training_type) == ("Z200 GPU", "north-1", "pre-training")
+    values = {f.metric: f.value for f in result.figures}
+    assert values == {
+        "chip_count": 4,
+        "chip_hours": pytest.approx(250.5),
+        "pue": pytest.approx(1.3),
+        "energy": pytest.approx(120.25),
+        "emissions": pytest.approx(0.036075),
+    }
+    assert {f.stage for f in result.figures} == {"pretraining"}
+
+
+def test_units_in_snake_case_keys_and_clock_durations():
+    result = parse_card(
+        "## co2_eq_emissions\n\n- energy_kWh: 10.5\n- co2_kg: 2.25\n- gpu_hours: 30\n"
+        "- training_time: 00:31:54\n- emissions: 49.5 g\n- source: eco2AI\n"
+    )
+    assert result.emissions_kg == pytest.approx(2.25)  # the first emissions field
+    assert result.hours == "30 gpu hours" and result.source == "eco2AI"  # the first hours field
+    assert not [f for f in result.figures if f.metric == "duration"]  # "00:31:54" is not the number 0
+    assert {f.metric for f in result.figures} == {"energy", "emissions", "chip_hours"}
+    assert any("disagrees" in c for c in result.conflicts)  # 2.25 kg and 49.5 g in one section
+
+
+def test_estimated_and_bounded_values():
+    result = parse_card(
+        "## Environmental Impact\n\n- **Hardware Type**: [e.g., NVIDIA V100]\n"
+        "- **Hours used**: ~2 hours training\n- **Carbon Emitted**: Estimated <1kg CO2\n"
+    )
+    assert result.hardware is None  # a bracketed template hint is a placeholder
+    assert result.emissions_kg == pytest.approx(1) and result.headline.qualifier == "less_than"
+    assert result.hours == "~2 hours training"

@@ -18,13 +18,20 @@ from pipelines.lib.cards.body import MAX_TABLE_ROWS, Block
 from pipelines.lib.cards.result import Figure, QuarantineItem
 
 MAX_FIGURES = 500
-METRIC_KINDS = ("emissions", "energy", "power", "hours", "intensity", "pue")
+METRIC_KINDS = ("emissions", "energy", "power", "hours", "intensity", "pue", "chip_count")
 _TABLE_METRICS = ("emissions", "energy", "chip_hours", "carbon_intensity")  # what makes a table relevant
 
 # --- vocabulary ------------------------------------------------------------------------------------------
 
 _KEY_KINDS: list[tuple[str, re.Pattern]] = [
     ("pue", re.compile(r"\bpue\b|power usage effectiveness")),
+    (
+        "chip_count",
+        re.compile(
+            r"^(?:number of|num|no\.? of|#) ?(?:gpus|tpus|chips|accelerators|devices)$|"
+            r"^(?:gpu|tpu|chip|accelerator) count$"
+        ),
+    ),
     (
         "intensity",
         re.compile(
@@ -194,6 +201,12 @@ def unit_in_key(key: str) -> str | None:
         inner = re.sub(r"^\s*in\s+", "", inner.strip(), flags=re.I).strip()
         if t.metric_for_unit(inner):
             return inner
+    # a unit closing a field name: "co2_kg", "energy_kWh", "gpu_hours", "Emissions in kg"
+    suffix = re.search(
+        r"(?:^|[\s_])(?:in\s+)?(kg|g|t|tons?|tonnes?|[kmg]?wh|gpu[_ ]hours|hours|[km]?w)\s*$", key, re.I
+    )
+    if suffix and t.metric_for_unit(suffix.group(1).replace("_", " ")):
+        return suffix.group(1).replace("_", " ")
     return None
 
 
@@ -426,8 +439,8 @@ class Extractor:
             metric = t.metric_for_unit(unit) or "duration"
             if kind == "hours" and metric == "duration" and re.search(r"gpu|tpu|chip", key, re.I):
                 metric = "chip_hours"
-            if kind == "pue":
-                metric = "pue"
+            if kind in ("pue", "chip_count"):
+                metric = kind
             self.add_figure(
                 metric, number, unit, locator, "field", section=block.section, variant=variant, **details
             )
@@ -463,7 +476,7 @@ class Extractor:
                 f"emissions field printed with a {metric} unit",
             )
             return
-        if kind == "pue":
+        if kind in ("pue", "chip_count"):
             return
         if quantity.is_rate and details.get("per") is None:
             return  # "5 g/km", "per year": a rate, not this run's amount
@@ -751,6 +764,10 @@ def _implied_unit(kind: str, key: str) -> str | None:
         return match.group(0) if match else None
     if kind == "pue":
         return "ratio"
+    if kind == "chip_count":
+        return re.sub(
+            r"^.*?(gpus|tpus|chips|accelerators|devices|gpu|tpu|chip|accelerator).*$", r"\1", key, flags=re.I
+        )
     return None
 
 

@@ -123,6 +123,8 @@ def is_placeholder(text: str | None) -> bool:
     s = str(text).strip()
     if re.fullmatch(r"\{\{.*\}\}|\{%.*%\}", s, flags=re.DOTALL):
         return True  # an unrendered Jinja template variable
+    if re.fullmatch(r"\[[^\]]*\]", s):
+        return True  # a bracketed template hint: "[More Information Needed]", "[e.g., NVIDIA V100]"
     s = re.sub(r"^[\s*_`\[\](){}<>:.\"']+|[\s*_`\[\](){}<>:.\"']+$", "", s).lower()
     s = re.sub(r"\s+", " ", s)
     if s in _PLACEHOLDER_WORDS:
@@ -229,7 +231,24 @@ def leading_quantity(text: str) -> Quantity | None:
     stripped = text.lstrip()
     for q in find_quantities(stripped[:400]):
         prefix = stripped[: q.start].strip().lower()
-        if prefix in ("", "total of", "total:", "a total of", "approximately", "about", "~", "≈"):
+        if prefix in (
+            "",
+            "total of",
+            "total:",
+            "a total of",
+            "approximately",
+            "about",
+            "~",
+            "≈",
+            "estimated",
+            "est.",
+            "roughly",
+            "around",
+            "circa",
+            "ca.",
+            "approx.",
+            "total",
+        ):
             return q
         break
     return None
@@ -241,7 +260,7 @@ def leading_number(text: str) -> str | None:
     if not match:
         return None
     rest = text[match.end() :]
-    if re.match(r"\s*[A-Za-z%$€£]", rest):
+    if re.match(r"\s*[A-Za-z%$€£]|:\d", rest):  # a word we do not know as a unit, or a clock time "00:31:54"
         return None  # a number followed by a word we did not recognise as a unit
     if is_range(text):
         return None
