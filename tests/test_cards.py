@@ -681,3 +681,11 @@ def test_estimated_and_bounded_values():
     assert result.hardware is None  # a bracketed template hint is a placeholder
     assert result.emissions_kg == pytest.approx(1) and result.headline.qualifier == "less_than"
     assert result.hours == "~2 hours training"
+
+
+def test_comparison_rows_of_a_table_are_not_figures():
+    result = parse_card(
+        "## Environmental Impact\n\n| Consumption | CO2e (lbs) |\n|---|---|\n"
+        "| Car, one lifetime | 100,000 |\n| Air travel, 1 passenger | 2,000 |\n| Our model | 150 |\n"
+    )
+    assert [(f.model_name, f.value_as_printed) for f in emissions(result)] == [("Our model", "150")]

@@ -670,6 +670,8 @@ class Extractor:
             return
         metric, unit = metric_unit
         label_text = t.clean_text(label, 120)
+        if _COMPARISON.search(label_text) and metric == "emissions":
+            return  # a comparison row ("Car, avg incl. fuel, 1 lifetime", "Air travel, 1 passenger")
         is_total = bool(_TOTAL_LABEL.match(label_text))
         entity: dict = {"is_total": is_total}
         if not is_total and label_text:
