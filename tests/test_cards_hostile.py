@@ -161,3 +161,59 @@ def test_script_and_sql_injection_in_every_field():
     assert result.emissions_kg == pytest.approx(0.003)
     assert result.source == result.hardware == result.location == result.training_type == hostile
     assert result.cloud_provider is not None and "DROP TABLE" in result.cloud_provider
+
+
+def test_random_splices_of_card_fragments_never_raise():
+    import random
+
+    fragments = [
+        b"---\n",
+        b"co2_eq_emissions:",
+        b"  emissions: ",
+        b"12",
+        b"-3",
+        b".nan",
+        b"'5 kg'",
+        b"[1,2]",
+        b"{a: 1}",
+        b"&a",
+        b"*a",
+        b"\n",
+        b"|",
+        b"| Emissions (kg) |",
+        b"|---|",
+        b"<table>",
+        b"<tr><td>",
+        b"</td>",
+        b"**Carbon Emitted:**",
+        b" 5 kg CO2eq",
+        b"\xff",
+        b"\xc3",
+        b"\x00",
+        b"# ",
+        b"- ",
+        b"> ",
+        b"```",
+        b"Total",
+        b"1,234",
+        b"tCO2eq",
+        b"GPU hours",
+        b"\r\n",
+        b"\t",
+        b"\xe2\x82\x82",
+        b"<script>",
+        b"{{ x }}",
+        b"[More Information Needed]",
+        b"location-based",
+        b"Hours used: ",
+        b"~",
+        b"0,5",
+    ]
+    rng = random.Random(20240601)
+    started = time.perf_counter()
+    for _ in range(400):
+        data = b"".join(rng.choice(fragments) for _ in range(rng.randint(1, 120)))
+        result = parse_card(data if rng.random() < 0.5 else data.decode("utf-8", "surrogateescape"))
+        json.dumps(result.to_json(), allow_nan=False)
+        assert result.emissions_kg is None or result.emissions_kg >= 0
+    assert time.perf_counter() - started < SECONDS

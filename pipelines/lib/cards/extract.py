@@ -98,14 +98,15 @@ _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9*\"'(\[])|\n+")
 _EMISSIONS_SECTION = re.compile(
     r"environment|carbon|emission|co2|co₂|footprint|energy|sustainab|climate", re.I
 )
-_ENV_SECTION = re.compile(r"hardware|compute|infrastructure|training|speeds|details", re.I)
+# sections that describe the training run itself
+_RUN_SECTION = re.compile(r"hardware|compute|infrastructure|training|speeds|details", re.I)
 
 _STAGE_CUES: list[tuple[str, re.Pattern]] = [
     (
         "development",
         re.compile(
-            r"all experiments|hyper-?parameter|\bdevelopment\b|\bablations?\b|"
-            r"preliminary",
+            r"all experiments|hyper-?parameter (?:search|tuning|sweeps?)|\bablations?\b|"
+            r"preliminary (?:experiments|runs)|development (?:runs?|experiments?)",
             re.I,
         ),
     ),
@@ -113,7 +114,7 @@ _STAGE_CUES: list[tuple[str, re.Pattern]] = [
         "inference",
         re.compile(
             r"\binferenc\w*|\bper (?:sample|query|request|image|prediction)\b|"
-            r"\bone sample\b|\bdeploy\w*|\bserving\b|\bvalidation\b",
+            r"\bone sample\b|\bdeploy\w*|\bserving\b",
             re.I,
         ),
     ),
@@ -379,7 +380,7 @@ class Extractor:
         """1 in an emissions section, 2 in a hardware/training section, 3 elsewhere (prose is 4)."""
         if any(_EMISSIONS_SECTION.search(h) for h in block.headings):
             return 1
-        return 2 if any(_ENV_SECTION.search(h) for h in block.headings) else 3
+        return 2 if any(_RUN_SECTION.search(h) for h in block.headings) else 3
 
     def read_field(
         self,
@@ -397,7 +398,7 @@ class Extractor:
         key_text = t.clean_text(key, 160).strip(" *:")
         locator = locator or (f"{block.section} > {key_text}" if block.section else key_text)
         if block.parents and not locator.startswith("table"):
-            parents = " > ".join(t.clean_text(p, 60).strip(" *:") for p in block.parents)
+            parents = " > ".join(_label(p) for p in block.parents)
             locator = (
                 f"{block.section} > {parents} > {key_text}" if block.section else f"{parents} > {key_text}"
             )
@@ -522,7 +523,7 @@ class Extractor:
             return
         section = block.section
         surroundings = f"{context[:2000]} {text[:2000]} {section}"
-        relevant_section = any(_EMISSIONS_SECTION.search(h) or _ENV_SECTION.search(h) for h in block.headings)
+        relevant_section = any(_EMISSIONS_SECTION.search(h) or _RUN_SECTION.search(h) for h in block.headings)
         for number, sentence in enumerate(_sentences(text), start=1):
             quantities = t.find_quantities(
                 sentence, ("emissions", "energy", "chip_hours", "carbon_intensity")
@@ -534,7 +535,7 @@ class Extractor:
                 clause = sentence[previous_end : q.start]
                 previous_end = q.end
                 window = sentence[max(0, q.start - 300) : q.end + 120]
-                own_words = sentence if len(sentence) <= 2000 else window
+                own_words = sentence if len(sentence) <= 2000 else window  # bounded work per number
                 if q.metric == "emissions":
                     if q.is_rate or not _EMISSION_CONTEXT.search(window) or _COMPARISON.search(clause[-200:]):
                         continue
@@ -548,9 +549,8 @@ class Extractor:
                 locator = f"{locator}, sentence {number}"
                 if len(quantities) > 1:  # several numbers in one sentence: say which
                     locator += f", number {quantities.index(q) + 1}"
-                own = sentence if len(sentence) <= 2000 else window
                 details = self._context_details(
-                    own, surroundings, near=clause[-300:] + sentence[q.start : q.end]
+                    own_words, surroundings, near=clause[-300:] + sentence[q.start : q.end]
                 )
                 if q.metric == "chip_hours":
                     self.add_field("hours", f"{q.value_text} {q.unit_text}", locator, 4)
@@ -795,7 +795,13 @@ def _printed_hours(value: str, key_unit: str | None) -> str | float | int | None
     quantities = [q for q in t.find_quantities(value) if q.metric in ("duration", "chip_hours")]
     if quantities:  # a sentence: its last duration is usually the conclusion ("... less than 1.5h")
         return value[quantities[-1].start : quantities[-1].end]
-    return t.clean_text(value, 120)
+    return None  # a sentence without a duration: nothing to print as hours
+
+
+def _label(item_text: str) -> str:
+    """An enclosing list item named by its field name ('Training:' -> 'Training'), never by its prose."""
+    label = t.clean_text(item_text.split(":", 1)[0], 80).strip(" *")
+    return label if len(label) <= 40 else "item"
 
 
 def _place(kind: str, label: str, index: int) -> str:

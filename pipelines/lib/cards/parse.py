@@ -1,6 +1,6 @@
 """parse_card: one model card -> CardResult (headline emissions, every figure, conflicts, quarantine).
 
-Headline rule (documented in the package docstring): the front matter's `co2_eq_emissions` when it holds
+Headline rule: the front matter's `co2_eq_emissions` when it holds
 a valid value (the Hub's machine-readable field, grams unless a unit is printed); otherwise, from the body
 and in this order, the first emissions field ("Carbon Emitted: ..."), the first prose statement
 (location-based before market-based), a table's Total row, the table row naming the card's model, or the
@@ -423,7 +423,7 @@ def _resolution(figure: Figure) -> float:
         factor = units.unit_factor(figure.metric, figure.unit_as_printed)
     except units.UnitError:
         return 0.0
-    return t.last_digit_unit(figure.value_as_printed) * factor
+    return units.printed_resolution(figure.value_as_printed) * factor
 
 
 def consistent(a: Figure, b: Figure) -> bool:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from pipelines.lib import units
 
-MAX_FIELD_CHARS = 500  # printed strings (hardware, location, ...) longer than this are cut, with a note
+MAX_FIELD_CHARS = 500  # printed strings (hardware, location, ...) longer than this are cut, ending in "…"
 
 # --- decoding -------------------------------------------------------------------------------------------
 
@@ -63,48 +63,12 @@ def decode_card(data: bytes | str, max_bytes: int) -> Decoded:
 # --- printed strings ------------------------------------------------------------------------------------
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
-_PLACEHOLDER_WORDS = {
-    "",
-    "-",
-    "--",
-    "—",
-    "–",
-    "?",
-    "n/a",
-    "na",
-    "n.a.",
-    "nan",
-    "none",
-    "null",
-    "nil",
-    "unknown",
-    "tbd",
-    "tba",
-    "todo",
-    "optional",
-    "more information needed",
-    "more info needed",
-    "needs more information",
-    "more information required",
-    "information needed",
-    "not available",
-    "not reported",
-    "not known",
-    "not specified",
-    "unspecified",
-    "to be determined",
-    "to be announced",
-    "to be measured",
-    "forthcoming",
-    "coming soon",
-    "pending",
-    "missing",
-    "falta",
-    "your answer",
-    "xxx",
-    "...",
-    "…",
-}
+_PLACEHOLDER_WORDS = frozenset(
+    "|-|--|—|–|?|n/a|na|n.a.|nan|none|null|nil|unknown|tbd|tba|todo|optional|more information needed|"
+    "more info needed|needs more information|more information required|information needed|not available|"
+    "not reported|not known|not specified|unspecified|to be determined|to be announced|to be measured|"
+    "forthcoming|coming soon|pending|missing|falta|your answer|xxx|...|…".split("|")
+)
 
 
 def clean_text(value: object, limit: int = MAX_FIELD_CHARS) -> str:
@@ -190,6 +154,11 @@ _QUANTITY = re.compile(
 _RATE_AFTER = re.compile(
     r"\s*(?:CO ?2\s*(?:eq|e)?\.?\s*)?(?:/|per\b|a\s+(?:year|day|km|mile)\b|each\b|every\b)", re.IGNORECASE
 )
+# words a field value may print before its number: "Total of 18644.86s", "Estimated <1kg CO2"
+_LEADING_WORDS = frozenset(
+    "|total|total of|total:|a total of|approximately|approx.|about|around|roughly|circa|ca.|"
+    "estimated|est.|~|≈".split("|")
+)
 _LEADING_NUMBER = re.compile(
     rf"^\s*(?:total of\s+)?(?P<value>{_QUALIFIER}{_NUMBER})(?:\s?\*+)?", re.IGNORECASE
 )
@@ -231,24 +200,7 @@ def leading_quantity(text: str) -> Quantity | None:
     stripped = text.lstrip()
     for q in find_quantities(stripped[:400]):
         prefix = stripped[: q.start].strip().lower()
-        if prefix in (
-            "",
-            "total of",
-            "total:",
-            "a total of",
-            "approximately",
-            "about",
-            "~",
-            "≈",
-            "estimated",
-            "est.",
-            "roughly",
-            "around",
-            "circa",
-            "ca.",
-            "approx.",
-            "total",
-        ):
+        if prefix in _LEADING_WORDS:
             return q
         break
     return None
@@ -260,8 +212,8 @@ def leading_number(text: str) -> str | None:
     if not match:
         return None
     rest = text[match.end() :]
-    if re.match(r"\s*[A-Za-z%$€£]|:\d", rest):  # a word we do not know as a unit, or a clock time "00:31:54"
-        return None  # a number followed by a word we did not recognise as a unit
+    if re.match(r"\s*[A-Za-z%$€£]|:\d", rest):
+        return None  # followed by a word we do not know as a unit, or a clock time ("00:31:54")
     if is_range(text):
         return None
     return match.group("value").strip()
@@ -341,27 +293,3 @@ def metric_for_unit(unit_text: str | None) -> str | None:
         if re.fullmatch(pattern, unit_text.strip(), flags=re.IGNORECASE):
             return metric
     return None
-
-
-def last_digit_unit(value_text: str) -> float:
-    """One unit of the last printed digit of a value ('25.4' -> 0.1, '22' -> 1, '3.3M' -> 1e5)."""
-    s = value_text.strip().lstrip("~≈<> ").lower()
-    multiplier = 1.0
-    for suffix, factor in (
-        ("thousand", 1e3),
-        ("million", 1e6),
-        ("billion", 1e9),
-        ("k", 1e3),
-        ("m", 1e6),
-        ("b", 1e9),
-    ):
-        if s.endswith(suffix):
-            multiplier = factor
-            s = s[: -len(suffix)].strip()
-            break
-    if re.fullmatch(r"\d{1,3}(,\d{3})+(\.\d+)?", s):
-        s = s.replace(",", "")
-    s = s.replace(",", ".")
-    s = re.sub(r"e[-+]?\d+$", "", s)
-    decimals = len(s.split(".", 1)[1]) if "." in s else 0
-    return 10.0**-decimals * multiplier
