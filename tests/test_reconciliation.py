@@ -65,6 +65,7 @@ def warehouse(tmp_path_factory):
     registry = [source("dev_paper", "Acme", "2022-05-01"), source("other_paper", "Someone", "2023-02-01"),
                 source("dev_card_old", "Acme", "2022-06-01")]
     (data / "sources" / "registry.yaml").write_text(yaml.safe_dump(registry))
+    (data / "sources" / "hub_watchlist.yaml").write_text("[]\n")
     for source_id, runs in CURATED.items():
         (data / "curated" / f"{source_id}.yaml").write_text(yaml.safe_dump({"source_id": source_id, "runs": runs}))
     mp = pytest.MonkeyPatch()

@@ -6,6 +6,7 @@ from dagster_duckdb import DuckDBResource
 from pipelines.defs.resources import PathsResource
 from pipelines.lib import curated, warehouse
 from pipelines.lib.documents import fetch_documents
+from pipelines.lib.http import stable_reason
 from pipelines.lib.hub import HubIngestor, load_watchlist
 from pipelines.lib.normalize import QUARANTINE_COLUMNS, quarantine_row
 from pipelines.lib.snapshots import SnapshotStore
@@ -48,7 +49,7 @@ def document_snapshots(paths: PathsResource, duckdb: DuckDBResource):
     report = fetch_documents(SnapshotStore(paths.paths.snapshots), _registry(paths))
     snapshots = [{"source_id": s.source_id, "url": s.url, "snapshot_sha256": s.sha256,
                   "content_type": s.content_type, "fetched_at": s.fetched_at} for s in report.snapshots]
-    errors = [quarantine_row("ingest", source_id, url, None, f"document not fetched: {reason}")
+    errors = [quarantine_row("ingest", source_id, url, None, f"document not fetched: {stable_reason(reason)}")
               for source_id, url, reason in report.errors]
     with duckdb.get_connection() as con:
         n = warehouse.replace_table(con, "document_snapshots", snapshots, DOCUMENT_COLUMNS)
@@ -78,7 +79,7 @@ def hub_cards(paths: PathsResource, duckdb: DuckDBResource):
               "license": (c.card_data or {}).get("license") if isinstance(c.card_data, dict) else None}
              for c in sorted(ingestor.current_cards(), key=lambda c: c.repo_id)]
     errors = [quarantine_row("ingest", f"hub:{e.repo_id}" if e.repo_id else None, e.url, None,
-                             f"Hub card not fetched: {e.reason}") for e in report.errors]
+                             f"Hub card not fetched: {stable_reason(e.reason)}") for e in report.errors]
     with duckdb.get_connection() as con:
         n = warehouse.replace_table(con, "hub_cards", cards, HUB_CARD_COLUMNS)
         warehouse.replace_table(con, "hub_fetch_errors", errors, QUARANTINE_COLUMNS)

@@ -320,3 +320,9 @@ def _content_length(response: httpx.Response) -> int | None:
 
 def _default_port(scheme: str) -> int:
     return {"http": 80, "https": 443}.get(scheme.lower(), 0)
+
+
+def stable_reason(reason: str) -> str:
+    """A failure reason that does not depend on request timing: which concurrent request met the dead host
+    first ('connect_error') and which were refused without trying ('unreachable') is a race, not a fact."""
+    return "unreachable" if reason in ("connect_error", "unreachable") else reason
