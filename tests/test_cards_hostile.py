@@ -132,6 +132,13 @@ def test_pathological_markdown(body):
     assert result.emissions_kg is None or result.emissions_kg >= 0
 
 
+@pytest.mark.parametrize("line", ["- a\n", "a\n\n", "# a\n", "1. a\n", "a\n=\n", "---\n"])
+def test_tens_of_thousands_of_lines(line):
+    result = measured(parse_card, "# Card\n\n- **Carbon Emitted:** 3 kg\n\n" + line * 50_000)
+    assert result.emissions_kg == pytest.approx(3)
+    assert "read as plain text" in reasons(result)
+
+
 def test_many_figures_are_capped():
     result = measured(
         parse_card, "# Card\n\n## Environmental Impact\n\n" + "The run emitted 1 kg CO2. " * 100_000

@@ -15,6 +15,7 @@ from bs4 import BeautifulSoup, NavigableString, Tag
 from markdown_it import MarkdownIt
 
 MAX_MARKUP_CHARS = 50_000
+MAX_MARKDOWN_LINES = 20_000  # 20 times the longest real card seen; each line costs markdown-it tokens
 _MARKUP = "*_[]<>`|"
 MAX_TABLE_ROWS = 500
 MAX_TABLE_COLUMNS = 50
@@ -44,10 +45,16 @@ class Block:
 def parse(markdown: str) -> tuple[list[Block], str | None]:
     """Blocks of a card body, and a note when the body was read as plain text instead of Markdown.
 
-    markdown-it-py builds a token per delimiter, so a hostile body made of markup ('*a*a*a...',
-    '[[[[...', a table of 100k rows) costs hundreds of MB; past MAX_MARKUP_CHARS (25 times the most
-    markup-heavy real card seen) the body is read line by line as plain text.
+    markdown-it-py builds tokens per line and per delimiter, so a hostile body made of markup
+    ('*a*a*a...', '[[[[...', a table of 100k rows) or of 200k one-word list items costs hundreds of MB;
+    past MAX_MARKDOWN_LINES lines or MAX_MARKUP_CHARS markup characters (25 times the most markup-heavy
+    real card seen) the body is read line by line as plain text.
     """
+    lines = markdown.count("\n")
+    if lines > MAX_MARKDOWN_LINES:
+        return _number(plain_blocks(markdown)), (
+            f"body has {lines} lines (limit {MAX_MARKDOWN_LINES}); read as plain text, tables not parsed"
+        )
     markup = sum(markdown.count(c) for c in _MARKUP)
     if markup > MAX_MARKUP_CHARS:
         return _number(plain_blocks(markdown)), (
@@ -81,10 +88,9 @@ def plain_blocks(markdown: str) -> list[Block]:
             result.append(
                 Block("heading", heading.group(2)[:200], tuple(h for _, h in headings), level=level)
             )
-        elif line.strip():
-            result.append(
-                Block("paragraph", re.sub(r"^[\s>*+-]+", "", line).strip(), tuple(h for _, h in headings))
-            )
+        elif re.search(r"[\d:：]", line):  # a line with neither a digit nor a colon holds no figure or field
+            text = re.sub(r"\*\*|__|`", "", re.sub(r"^[\s>*+-]+|^\s*\d+[.)]\s+", "", line)).strip()
+            result.append(Block("paragraph", text, tuple(h for _, h in headings)))
     return result
 
 
