@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
 
 import click
 import duckdb
 
+from pipelines.defs.progress import progress_logger
 from pipelines.lib import warehouse
 from pipelines.lib.settings import Paths, ensure_dagster_home
 
@@ -42,12 +44,14 @@ def refresh(verbose: bool) -> None:
         raise click.ClickException(f"cannot load the pipeline: {exc}") from exc
     job = defs.resolve_implicit_global_asset_job_def()
     level = "INFO" if verbose else "CRITICAL"  # failures are summarized below
+    loggers = {"console": {"config": {"log_level": level}}}
+    if _show_progress():
+        graph = defs.resolve_asset_graph()
+        groups = {k.to_user_string(): graph.get(k).group_name for k in graph.get_all_asset_keys()}
+        loggers["progress"] = {"config": {"groups": groups}}
+        job = job.with_logger_defs({**job.loggers, "progress": progress_logger})
     with dg.DagsterInstance.get() as instance:
-        result = job.execute_in_process(
-            instance=instance,
-            raise_on_error=False,
-            run_config={"loggers": {"console": {"config": {"log_level": level}}}},
-        )
+        result = job.execute_in_process(instance=instance, raise_on_error=False, run_config={"loggers": loggers})
     problems = []
     checks = {e.check_name for e in result.get_asset_check_evaluations()}
     for event in result.all_events:
@@ -64,6 +68,11 @@ def refresh(verbose: bool) -> None:
         for line in problems or ["the run did not succeed (see `ai-emissions refresh --verbose`)"]:
             click.echo(f"error: {line}", err=True)
         sys.exit(1)
+
+
+def _show_progress() -> bool:
+    """Progress lines on an interactive terminal; CI logs and pipes get only the summary."""
+    return sys.stderr.isatty() and not os.environ.get("CI")
 
 
 def _quiet_libraries() -> None:
@@ -84,6 +93,13 @@ def _summary(result) -> list[str]:
         if key == "release":
             state = "new release" if meta.get("is_new") else "no change since release"
             lines.append(f"{state} {meta.get('version')} at {meta.get('path')}")
+            if meta.get("changes"):
+                lines.append(f"changed rows (+added -removed ~changed): {meta['changes']}")
+        elif key in ("hub_fetch_errors", "document_fetch_errors", "quarantine") and meta.get("row_count"):
+            what = {"quarantine": "items quarantined (see the quarantine table)",
+                    "hub_fetch_errors": "Hub cards not fetched, retried next refresh",
+                    "document_fetch_errors": "documents not fetched, retried next refresh"}[key]
+            lines.append(f"{meta['row_count']} {what}")
         elif "unreachable" in meta and meta["unreachable"]:
             lines.append(f"{key}: could not reach {meta['unreachable']}")
     return lines

@@ -2,7 +2,7 @@
 
 import dagster as dg
 
-from pipelines.defs import estimate, export, extract, ingest, normalize, reference
+from pipelines.defs import estimate, export, extract, ingest, normalize, reference, schedules
 from pipelines.defs.resources import build_resources
 from pipelines.defs.transform import contract_checks, sql_definitions
 from pipelines.lib.settings import Paths
@@ -18,6 +18,8 @@ def build_definitions(paths: Paths | None = None) -> dg.Definitions:
     return dg.Definitions(
         assets=[*python_assets, *sql_assets, *dg.load_assets_from_modules([export])],
         asset_checks=[*checks, *contract_checks()],
+        jobs=[schedules.full_refresh, schedules.hub_refresh],
+        schedules=schedules.schedules,
         resources=build_resources(paths),
     )
 

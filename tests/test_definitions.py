@@ -7,6 +7,8 @@ import json
 import os
 from pathlib import Path
 
+import dagster as dg
+
 from pipelines.definitions import build_definitions
 from pipelines.lib.settings import Paths
 
@@ -47,3 +49,23 @@ def test_published_tables_have_blocking_contract_checks():
         key = next(k for k in graph.asset_check_keys
                    if k.asset_key.to_user_string() == table and k.name == f"{table}_matches_contract")
         assert graph.get_check_spec(key).blocking
+
+
+def test_schedules_refresh_everything_weekly_and_the_hub_daily():
+    defs = build_definitions(Paths.from_env())
+    by_job = {s.job_name: s.cron_schedule for s in defs.schedules}
+    assert by_job == {"full_refresh": "0 3 * * 1", "hub_refresh": "0 4 * * *"}
+    graph = defs.resolve_asset_graph()
+    hub_job = defs.resolve_job_def("hub_refresh")
+    selected = {k.to_user_string() for k in hub_job.asset_layer.selected_asset_keys}
+    # a changed card flows all the way to a release, without refetching papers or reloading references
+    assert {"hub_cards", "card_figures", "disclosures", "training_runs", "release"} <= selected
+    assert not {"document_snapshots", "source_registry", "ref_accelerators"} & selected
+    assert len(selected) < len(graph.get_all_asset_keys())
+
+
+def test_ingest_assets_have_freshness_policies():
+    graph = build_definitions(Paths.from_env()).resolve_asset_graph()
+    for key in ("hub_cards", "document_snapshots"):
+        policy = graph.get(dg.AssetKey(key)).freshness_policy
+        assert policy is not None and policy.fail_window.to_timedelta().days >= 2

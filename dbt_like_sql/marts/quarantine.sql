@@ -1,12 +1,9 @@
--- Published: everything that could not be used, with the stage that rejected it and why: documents and
--- Hub cards that could not be fetched, card and table content that could not be read, table values that
--- disagree with the curated figures, and figures whose value or unit could not be normalized.
+-- Published: content that could not be used, with the stage that rejected it and why: card and table
+-- content that could not be read, table values that disagree with the curated figures, figures whose
+-- value or unit could not be normalized. (Documents and cards that could not be fetched are a state of
+-- the network, not of the data: they are in the warehouse table int_fetch_errors and retried next refresh.)
 select quarantine_id, pipeline_stage, source_id, locator, item, reason
 from (
-    select * from document_fetch_errors
-    union all by name
-    select * from hub_fetch_errors
-    union all by name
     select * from card_quarantine
     union all by name
     select * from paper_table_quarantine

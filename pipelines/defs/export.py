@@ -5,7 +5,8 @@ from dagster_duckdb import DuckDBResource
 
 from pipelines.defs.resources import PathsResource
 from pipelines.lib import release as releases
-from pipelines.lib.datacard import data_card
+from pipelines.lib.datacard import ATTRIBUTION, data_card
+from pipelines.lib.explorer import write_explorer
 from pipelines.lib.plots import write_plots
 from schemas import PUBLISHED_TABLES
 
@@ -16,18 +17,27 @@ def release(paths: PathsResource, duckdb: DuckDBResource) -> dg.MaterializeResul
     with duckdb.get_connection() as con:
         tables = {name: con.sql(f'SELECT * FROM "{name}"').to_arrow_table() for name in PUBLISHED_TABLES}
         sources = con.execute("SELECT title, url FROM sources ORDER BY source_id").fetchall()
+    release_date = releases.release_date_from_env()
+
+    def extra_files(folder, version, tables):
+        plots = write_plots(folder, tables)
+        write_explorer(folder, version, tables, release_date=release_date.isoformat(), plots=plots)
+
     result = releases.write_release(
         paths.paths.exports_dir,
         PUBLISHED_TABLES,
         tables,
-        release_date=releases.release_date_from_env(),
-        datapackage_extra={"sources": [{"title": title, "path": url} for title, url in sources]},
+        release_date=release_date,
+        datapackage_extra={"sources": [{"title": title, "path": url} for title, url in sources],
+                           "attribution": ATTRIBUTION},
         data_card=data_card,
-        extra_files=lambda folder, version, tables: write_plots(folder, tables),
+        extra_files=extra_files,
     )
     return dg.MaterializeResult(metadata={
         "version": result.version,
         "is_new": result.is_new,
         "path": str(result.path),
         "content_sha256": result.content_sha256,
+        "changes": "; ".join(f"{name} +{c['added']} -{c['removed']} ~{c['changed']}"
+                             for name, c in result.changes.items() if any(c.values())),
     })

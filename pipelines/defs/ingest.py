@@ -1,5 +1,7 @@
 """Ingest: the only stage that touches the network. The source registry, registry documents and Hub cards."""
 
+import datetime as dt
+
 import dagster as dg
 from dagster_duckdb import DuckDBResource
 
@@ -10,6 +12,10 @@ from pipelines.lib.http import stable_reason
 from pipelines.lib.hub import HubIngestor, load_watchlist
 from pipelines.lib.normalize import QUARANTINE_COLUMNS, quarantine_row
 from pipelines.lib.snapshots import SnapshotStore
+
+# The daily Hub refresh should never be more than two days old; documents change rarely (weekly refresh).
+HUB_FRESHNESS = dg.FreshnessPolicy.time_window(fail_window=dt.timedelta(days=2), warn_window=dt.timedelta(days=1))
+DOCUMENT_FRESHNESS = dg.FreshnessPolicy.time_window(fail_window=dt.timedelta(days=8))
 
 SOURCE_REGISTRY_COLUMNS = {
     "source_id": "VARCHAR", "title": "VARCHAR", "organization": "VARCHAR", "published_date": "VARCHAR",
@@ -39,7 +45,7 @@ def source_registry(paths: PathsResource, duckdb: DuckDBResource) -> dg.Material
     group_name="ingest",
     compute_kind="httpx",
     specs=[
-        dg.AssetSpec("document_snapshots", deps=["source_registry"],
+        dg.AssetSpec("document_snapshots", deps=["source_registry"], freshness_policy=DOCUMENT_FRESHNESS,
                      description="Registry documents stored in the snapshot store (fetched once per URL)"),
         dg.AssetSpec("document_fetch_errors", deps=["source_registry"],
                      description="Registry documents that could not be fetched, with the reason"),
@@ -64,7 +70,7 @@ def document_snapshots(paths: PathsResource, duckdb: DuckDBResource):
     group_name="ingest",
     compute_kind="httpx",
     specs=[
-        dg.AssetSpec("hub_cards", description="The latest stored card of every Hub repo ingested now or before"),
+        dg.AssetSpec("hub_cards", freshness_policy=HUB_FRESHNESS, description="The latest stored card of every Hub repo ingested now or before"),
         dg.AssetSpec("hub_fetch_errors", description="Hub cards that could not be fetched, with the reason"),
     ],
 )

@@ -1,4 +1,4 @@
-"""The data card (README.md) of a release, written from the release's own tables."""
+"""The data card (README.md) of a release and its attribution, written from the release's own tables."""
 
 from __future__ import annotations
 
@@ -10,20 +10,47 @@ import pyarrow.compute as pc
 
 from schemas import PUBLISHED_TABLES
 
+# Third-party data a release carries (beyond the figures of its cited documents), with its terms.
+ATTRIBUTION = [
+    {"title": "Epoch AI, 'Notable AI Models' (snapshot 2025-04-18) and 'Machine Learning Hardware' "
+              "(snapshot 2025-12-14)", "path": "https://epoch.ai/data", "license": "CC-BY-4.0",
+     "used_for": "training hardware, chip counts and training time of estimated runs; accelerator TDP"},
+    {"title": "codecarbon 3.3.2 offline data (country energy mix from Our World in Data / Ember, US states "
+              "from EPA eGRID2023, GCP regions)", "path": "https://github.com/mlco2/codecarbon", "license": "MIT",
+     "used_for": "grid carbon intensity per country, US state and cloud region (ref_grid_intensity)"},
+]
+
 
 def _count(table: pa.Table, column: str, value) -> int:
     return int(pc.sum(pc.equal(table[column], value)).as_py() or 0)
 
 
+def _backtest_lines(tables: Mapping[str, pa.Table]) -> list[str]:
+    if "backtest_summary" not in tables or tables["backtest_summary"].num_rows == 0:
+        return ["No backtest in this release."]
+    lines = ["| inputs | runs scored | median error factor | within 1.25x | disclosed value inside bounds |",
+             "|---|---:|---:|---:|---:|"]
+    for row in tables["backtest_summary"].to_pylist():
+        def pct(x):
+            return "-" if x is None else f"{x:.0%}"
+        median = "-" if row["median_error_factor"] is None else f"{row['median_error_factor']:.3f}"
+        lines.append(f"| {row['variant']} | {row['scored_runs']} of {row['runs']} | {median} | "
+                     f"{pct(row['share_within_1_25'])} | {pct(row['share_inside_bounds'])} |")
+    return lines
+
+
 def data_card(version: str, release_date: dt.date, tables: Mapping[str, pa.Table], diffs: Mapping) -> str:
     runs, disclosures, sources = tables["training_runs"], tables["disclosures"], tables["sources"]
     organizations = len(set(disclosures["organization"].to_pylist()))
+    methods = sorted({m for m in runs["estimate_method"].to_pylist() if m}) if "estimate_method" in \
+        runs.column_names else []
+    restated = _count(disclosures, "is_restatement", True)
     lines = [
         f"# AI emissions disclosures - release {version}",
         "",
-        f"Released {release_date.isoformat()}. Data license: CC BY 4.0 (cite the dataset and, for each figure,",
-        "its source document). Built by the `ai-emissions` pipeline; this folder is never modified after",
-        "publication.",
+        f"Released {release_date.isoformat()}. An open dataset of what AI developers have published about the",
+        "energy and carbon footprint of their models, every figure with its source, plus clearly marked",
+        "estimates where no figure was published. This folder is never modified after publication.",
         "",
         "## What is in it",
         "",
@@ -34,32 +61,61 @@ def data_card(version: str, release_date: dt.date, tables: Mapping[str, pa.Table
         lines.append(f"| `{name}` | {data.num_rows} | {PUBLISHED_TABLES[name].description} |")
     lines += [
         "",
-        f"{disclosures.num_rows} disclosed figures from {sources.num_rows} source documents about models of "
-        f"{organizations} organizations; {runs.num_rows} model-stage runs, "
-        f"{_count(runs, 'emissions_origin', 'disclosed')} with disclosed emissions, "
-        f"{_count(runs, 'emissions_origin', 'estimated')} with estimated emissions.",
+        f"- {disclosures.num_rows} disclosed figures ({restated} of them restatements of another developer's "
+        f"model) from {sources.num_rows} source documents, about models of {organizations} organizations.",
+        f"- {runs.num_rows} model-stage runs: {_count(runs, 'emissions_origin', 'disclosed')} with disclosed "
+        f"emissions, {_count(runs, 'emissions_origin', 'estimated')} with estimated emissions.",
+        f"- {tables['conflicts'].num_rows if 'conflicts' in tables else 0} disagreements between sources "
+        "(`conflicts`); "
+        f"{tables['quarantine'].num_rows if 'quarantine' in tables else 0} items that could not be used, each "
+        "with its reason (`quarantine`).",
+        "",
+        "Open `explorer.html` in a browser to search the runs and see every figure behind them.",
         "",
         "## How it was collected",
         "",
         "Each disclosed figure was read in its source document (a paper, a technical report, an official",
-        "model card) and is stored exactly as printed (`value_as_printed`, `unit_as_printed`) with a",
-        "`locator` (table, row, column, section or YAML key) and the source URL, then normalized to one unit",
-        "per metric (`value`, `unit`: tCO2e, kWh, hours, W, kg/kWh). Figures a source gives about another",
-        "developer's model are flagged `is_restatement`; figures a later version of a document replaced are",
-        "flagged `is_superseded`. Input that could not be used is listed in `quarantine` with the reason.",
+        "model card, a Hub model card) and is stored exactly as printed (`value_as_printed`,",
+        "`unit_as_printed`) with a `locator` (table, row, column, section or YAML key) and the source URL,",
+        "then normalized to one unit per metric (`value`, `unit`: tCO2e, kWh, hours, W, kg/kWh, L). When the",
+        "pipeline fetched the document, `snapshot_sha256` names the stored copy. Figures a source gives about",
+        "another developer's model are flagged `is_restatement`; figures that a later version of a document",
+        "replaced are kept and flagged `is_superseded`.",
         "",
         "## Disclosed and estimated",
         "",
-        "`training_runs.emissions_origin` says whether `emissions_tco2e` was published by a source",
-        "(`disclosed`, with `source_url`) or computed by this project (`estimated`, with",
-        "`estimate_low_tco2e` / `estimate_high_tco2e` bounds). `emissions_basis` says what the figure",
-        "accounts for (location-based, market-based, operational, lifecycle, unspecified).",
+        "`training_runs` holds one headline row per model and stage, chosen by a fixed precedence: the",
+        "developer's own figure before a restatement, current before superseded, a run with emissions before",
+        "one without, the most recent source. `emissions_origin` says whether `emissions_tco2e` was published",
+        "(`disclosed`, with `source_url`) or computed here (`estimated`). A disclosed value is never replaced.",
+        "`estimated_tco2e` with `estimate_low_tco2e` / `estimate_high_tco2e` is this project's location-based",
+        "operational estimate (energy x grid intensity) for every run with enough inputs; `lifecycle_tco2e`",
+        "adds idle and infrastructure energy and the embodied share of the hardware. Each input says where it",
+        "came from in its `*_origin` column (disclosed, Epoch AI, a reference default). `emissions_basis` says",
+        "what a figure accounts for: location-based, market-based (in `market_based_emissions_tco2e`),",
+        "operational, lifecycle or unspecified.",
+        "",
+        f"Estimation method: {', '.join(methods) or 'none'} (see METHODOLOGY.md in the repository). Backtest",
+        "of the method against the disclosed runs (`backtest`, `backtest_summary`):",
+        "",
+        *_backtest_lines(tables),
+        "",
+        "## Known gaps and caveats",
+        "",
+        "- Most developers publish nothing; absence of a row is not absence of emissions.",
+        "- Sources use different boundaries (with or without PUE, idle time, embodied emissions, market",
+        "  instruments); compare figures only with their `emissions_basis` and scope flags in mind.",
+        "- Restatements re-compute other developers' models under the restating author's assumptions and",
+        "  often disagree with the developer (see `conflicts`).",
+        "- Estimates use rated power (TDP) unless a source gives the measured draw, and the developer's",
+        "  country grid when no location is known; the bounds say how far that may be off.",
         "",
         "## Files",
         "",
-        "Every table is here as Parquet and CSV with the same rows; `datapackage.json` describes every",
-        "column (type, unit, description) and `SHA256SUMS` lets you verify the files",
-        "(`sha256sum -c SHA256SUMS`). `CHANGELOG.md` lists what changed since the previous release.",
+        "Every table is here as Parquet and CSV with the same rows; `datapackage.json` (Frictionless Data",
+        "Package) describes every column with its type, unit and description; `SHA256SUMS` lets you verify the",
+        "files (`sha256sum -c SHA256SUMS`); `CHANGELOG.md` lists what changed since the previous release,",
+        "row by row. PNG plots show emissions by year, the disclosure scorecard and the backtest.",
         "",
         "## Example queries",
         "",
@@ -69,12 +125,34 @@ def data_card(version: str, release_date: dt.date, tables: Mapping[str, pa.Table
         "from 'training_runs.parquet'",
         "where emissions_origin = 'disclosed'",
         "order by emissions_tco2e desc limit 10;",
+        "",
+        "-- every figure behind one model, as printed",
+        "select metric, value_as_printed, unit_as_printed, locator, source_url",
+        "from 'disclosures.parquet' where model_id = 'bigscience/bloom';",
         "```",
         "",
         "```python",
         "import pandas as pd",
         "runs = pd.read_parquet('training_runs.parquet')",
+        "",
+        "import polars as pl",
+        "disclosures = pl.read_parquet('disclosures.parquet')",
+        "",
+        "from datasets import load_dataset  # Hugging Face datasets, Parquet loader",
+        "ds = load_dataset('parquet', data_files={'train': 'training_runs.parquet'})",
         "```",
+        "",
+        "## License and how to cite",
+        "",
+        "The data is released under CC BY 4.0. Cite the dataset and, for any figure you use, its source",
+        "document (`source_url`). Suggested citation:",
+        "",
+        f"> AI emissions disclosures (open dataset), release {version}, {release_date.isoformat()}. "
+        "CC BY 4.0. See CITATION.cff in the repository.",
+        "",
+        "Third-party data carried by this release:",
+        "",
+        *[f"- {a['title']}, {a['path']}, {a['license']}: {a['used_for']}." for a in ATTRIBUTION],
         "",
     ]
     return "\n".join(lines)

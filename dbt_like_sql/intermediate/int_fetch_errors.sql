@@ -1,0 +1,8 @@
+-- Documents and Hub cards the last refresh could not fetch, with the reason; retried next refresh.
+select quarantine_id as fetch_error_id, source_id, locator as url, reason
+from (
+    select * from document_fetch_errors
+    union all by name
+    select * from hub_fetch_errors
+)
+order by fetch_error_id
