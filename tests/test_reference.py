@@ -60,31 +60,80 @@ def test_unknown_hardware_is_none_and_counted(ref):
     ("US-east", "US"),
     ("France", "FR"),
     ("Germany", "DE"),  # a country name wins over a region-code prefix (germanywestcentral)
-    ("Iowa, USA", "US"),
+    ("Iowa, USA", "US-IA"),  # a state named with its country: the state
     ("Orsay, France", "FR"),
     ("France (FRA)", "FR"),
     ("United States of America", "US"),
     ("US national average (assumed)", "US"),
-    ("Oklahoma", "US"),
+    ("Oklahoma", "US-OK"),
+    ("Jupiter (Texas)", "US-TX"),  # Morrison et al. 2025: cluster name with its state
+    ("Augusta (Iowa)", "US-IA"),
+    ("Georgia", "GE"),  # alone, the country
 ])
 def test_resolve_location_forms_seen_in_cards(ref, text, expected):
     assert resolve_location(text, ref) == expected
 
 
-@pytest.mark.parametrize("text", ["Google Georgia", "europe-west", "nowhere land", "NA", "Jean Zay"])
+@pytest.mark.parametrize("text", ["europe-west", "nowhere land", "NA", "Microsoft", "Google"])
 def test_ambiguous_or_unknown_locations_are_not_guessed(ref, text):
     assert resolve_location(text, ref) is None
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("Google Georgia", "US-GA"),  # Patterson et al. 2021 Table 4: Google data centres named by US state
+    ("Google North Carolina", "US-NC"),
+    ("Google Taiwan", "TW"),
+    ("Google Iowa Council Bluffs", "US-IA"),
+    ("Jean Zay", "FR"),
+    ("Jean Zay supercomputer operated by GENCI IDRIS, and Adastra", "FR"),  # two French machines
+])
+def test_named_data_centres_resolve_through_the_cited_table(ref, text, expected):
+    assert resolve_location(text, ref) == expected
+    names = [n for n in ref.datacenters.name if n.lower() in text.lower()]
+    assert names, "resolved by a row of datacenters.csv"
+    assert ref.datacenters.set_index("name").loc[names, "source_url"].str.match(r"^https?://").all()
+
+
+def test_sites_in_different_countries_are_not_guessed(tmp_path):
+    for path in REFERENCE_DIR.glob("*.csv"):
+        shutil.copy(path, tmp_path / path.name)
+    with (tmp_path / "datacenters.csv").open("a") as fh:
+        fh.write("Test Site Lisbon,PT,Test,test,https://example.org,test\n")
+    ref = load_reference(tmp_path)
+    assert resolve_location("Jean Zay and Test Site Lisbon", ref) is None
+    assert resolve_location("Test Site Lisbon", ref) == "PT"
+
+
+def test_datacenter_rows_are_validated(tmp_path):
+    for path in REFERENCE_DIR.glob("*.csv"):
+        shutil.copy(path, tmp_path / path.name)
+    with (tmp_path / "datacenters.csv").open("a") as fh:
+        fh.write("Somewhere,Atlantis,Test,test,https://example.org,test\n")  # not an ISO code
+    with pytest.raises(ReferenceDataError, match="datacenters.csv"):
+        load_reference(tmp_path)
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("8 x A100 80GB", 8), ("2 x Tesla V100", 2), ("384 A100 80GB GPUs", 384), ("32 TPUv3 chips", 32),
+    ("P100x8", 8), ("V100x64", 64), ("NVIDIA A100x4 for training", 4), ("GPU T4 x 2", 2),
+    ("TPU v3-8", None), ("TPU v3-256", None),  # pod slices count cores, not chips
+    ("A100-80GB (TDP of 350-400W)", None), ("80GB A100", None), ("RTX 3090", None), ("H100", None), (None, None),
+])
+def test_chip_count_printed_in_the_hardware_name(text, expected):
+    assert reference.hardware_count(text) == expected
 
 
 def test_cloud_region_zones_go_from_region_to_state_to_country(ref):
     assert reference.location_zones("aws:us-east-1", ref) == ["aws:us-east-1", "US-VA", "US"]
     assert reference.location_zones("FR", ref) == ["FR"]
+    assert reference.location_zones("US-GA", ref) == ["US-GA", "US"]
     assert reference.location_zones(None, ref) == ["WORLD"]
 
 
 def test_every_row_is_cited(ref):
     for name, frame in [("accelerators", ref.accelerators), ("grid_intensity", ref.grid_intensity),
-                        ("pue_defaults", ref.pue_defaults), ("cloud_regions", ref.cloud_regions)]:
+                        ("pue_defaults", ref.pue_defaults), ("cloud_regions", ref.cloud_regions),
+                        ("datacenters", ref.datacenters)]:
         assert frame.source.str.strip().ne("").all(), name
         assert frame.source_url.str.match(r"^https?://").all(), name
         assert frame.locator.str.strip().ne("").all(), name
@@ -151,3 +200,17 @@ def test_committed_grid_rows_match_installed_codecarbon(ref):
     merged = committed.merge(built, on=key, suffixes=("", "_built"), how="outer", indicator=True)
     assert (merged._merge == "both").all()
     assert (merged.kg_per_kwh - merged.kg_per_kwh_built).abs().max() < 1e-9
+
+
+def test_datacenter_rows_are_read_in_the_cited_documents(ref):
+    patterson = CORPUS / "documents" / "arxiv-2104.10350.md"
+    bloom_card = CORPUS / "model_cards" / "0011.md"
+    if not patterson.exists() or not bloom_card.exists():
+        pytest.skip("shared corpus not available")
+    text = patterson.read_text(encoding="utf-8").replace("<br>", " ")
+    for name in ("Google Georgia", "Google North Carolina", "Google Taiwan", "Google Iowa Council Bluffs"):
+        assert name in text, name
+    assert "running in Oklahoma" in text and "in Montana" in text  # Appendix B: Georgia next to Montana
+    assert "Jean Zay Public Supercomputer, provided by the French government" in bloom_card.read_text(encoding="utf-8")
+    cited = ref.datacenters.set_index("name")
+    assert cited.loc["Google Georgia", "location_id"] == "US-GA" and cited.loc["Jean Zay", "location_id"] == "FR"

@@ -20,8 +20,10 @@ from pathlib import Path
 import pandas as pd
 import pandera.errors
 import pycountry
+from pandera.typing import Series
 
-from schemas.reference import REFERENCE_CONTRACTS
+from schemas._fields import col
+from schemas.reference import REFERENCE_CONTRACTS, Cited
 
 REFERENCE_DIR = Path(__file__).resolve().parents[2] / "data" / "reference"
 CLOUD_PROVIDERS = ("aws", "gcp", "azure")
@@ -34,6 +36,22 @@ class ReferenceDataError(ValueError):
     """A reference table that is missing or invalid; the message names the file and the problem."""
 
 
+class Datacenters(Cited):
+    """Named data centres and supercomputers -> the ISO country or subdivision they stand in.
+
+    Kept here until it joins `schemas/reference.py` (and is published as a reference table).
+    """
+
+    name: Series[str] = col("The site's name as sources write it ('Google Georgia', 'Jean Zay')", unique=True)
+    location_id: Series[str] = col("ISO 3166-1 alpha-2 country or ISO 3166-2 subdivision",
+                                   str_matches=r"^[A-Z]{2}(-[A-Z0-9]+)?$")
+    operator: Series[str] = col("Who runs the site")
+
+
+# Tables validated here rather than in schemas/reference.py (not published yet).
+LOCAL_CONTRACTS = {"datacenters": Datacenters}
+
+
 @dataclass(frozen=True)
 class Reference:
     accelerators: pd.DataFrame  # indexed by hardware_id
@@ -42,6 +60,7 @@ class Reference:
     pue_defaults: pd.DataFrame  # indexed by facility
     grid_intensity: pd.DataFrame
     cloud_regions: pd.DataFrame  # indexed by region_id
+    datacenters: pd.DataFrame  # named sites -> location_id
     parameters: dict[str, float]
     parameter_sources: dict[str, str]
 
@@ -60,7 +79,7 @@ def read_table(name: str, directory: Path = REFERENCE_DIR) -> pd.DataFrame:
     # only empty cells are missing: "NA" is Namibia
     frame = pd.read_csv(path, dtype_backend="numpy_nullable", keep_default_na=False, na_values=[""])
     try:
-        return REFERENCE_CONTRACTS[name].validate(frame, lazy=True)
+        return (REFERENCE_CONTRACTS.get(name) or LOCAL_CONTRACTS[name]).validate(frame, lazy=True)
     except (pandera.errors.SchemaError, pandera.errors.SchemaErrors) as exc:
         raise ReferenceDataError(f"{path}: invalid reference table: {exc}") from exc
 
@@ -92,6 +111,7 @@ def load_reference(directory: Path = REFERENCE_DIR) -> Reference:
         pue_defaults=read_table("pue_defaults", directory).set_index("facility"),
         grid_intensity=read_table("grid_intensity", directory),
         cloud_regions=regions.set_index("region_id"),
+        datacenters=read_table("datacenters", directory),
         parameters=dict(zip(parameters.parameter, parameters.value.astype(float), strict=True)),
         parameter_sources={p: f"{s} ({loc})" for p, s, loc in zip(parameters.parameter, parameters.source,
                                                                       parameters.locator, strict=True)},
@@ -114,6 +134,23 @@ def hardware_key(text: str) -> str:
     s = re.sub(r"(?:\s+x\s*\d+|(?<=\d)x\d+)\s*$", " ", s)  # trailing count: 'T4 x 2', 'A100x4'
     s = re.sub(r"(tpu\s*v\d[a-z]?)\s*-\s*\d+\b", r"\1", s)  # TPU pod slices: 'TPU v3-256'
     return re.sub(r"[^a-z0-9]", "", s)
+
+
+_LEADING_COUNT = re.compile(r"^\s*(\d+)\s*(?:[x\u00d7]\s*|\s(?=[a-z]))", re.IGNORECASE)  # '8 x A100', '384 A100'
+_TRAILING_COUNT = re.compile(r"[a-z]\w*\d\w*\s*[x\u00d7]\s*(\d+)\b", re.IGNORECASE)  # 'P100x8', 'T4 x 2'
+
+
+def hardware_count(text: str | None) -> int | None:
+    """Number of chips a hardware spelling states ('8 x A100 80GB' -> 8, 'P100x8' -> 8, 'V100' -> None).
+
+    TPU slice names ('TPU v3-8') count cores of a pod slice, not chips, and give None.
+    """
+    if text is None or (isinstance(text, float) and pd.isna(text)):
+        return None
+    s = re.sub(r"\([^)]*\)", " ", str(text))
+    found = _LEADING_COUNT.search(s) or _TRAILING_COUNT.search(s)
+    count = int(found.group(1)) if found else 0
+    return count or None
 
 
 def resolve_hardware(text: str | None, reference: Reference | None = None) -> str | None:
@@ -154,12 +191,26 @@ def _country(text: str, codes_only: bool = False) -> str | None:
         return None
 
 
-def _subdivision_country(text: str) -> str | None:
-    """Country of a subdivision written by its name ('Iowa', 'Oregon'), when the name is unambiguous."""
+def _subdivision(text: str) -> str | None:
+    """ISO 3166-2 code of a subdivision written by its name ('Iowa' -> US-IA), when the name is unambiguous."""
     name = text.strip().lower()
     if len(name) < 4:
         return None
-    countries = {s.country_code for s in pycountry.subdivisions if s.name.lower() == name}
+    codes = {s.code for s in pycountry.subdivisions if s.name.lower() == name}
+    return codes.pop() if len(codes) == 1 else None
+
+
+def _datacenter(raw: str, ref: Reference) -> str | None:
+    """Location of the named sites a text mentions ('Google Georgia', 'Jean Zay ... and Adastra').
+
+    Several sites: their common location, or their common country, else None (not guessed).
+    """
+    text = raw.lower()
+    found = {loc for name, loc in zip(ref.datacenters.name, ref.datacenters.location_id, strict=True)
+             if re.search(rf"(?<![a-z0-9]){re.escape(name.lower())}(?![a-z0-9])", text)}
+    if len(found) == 1:
+        return found.pop()
+    countries = {loc[:2] for loc in found}
     return countries.pop() if len(countries) == 1 else None
 
 
@@ -203,6 +254,9 @@ def resolve_location(text: str | None, reference: Reference | None = None) -> st
 
 
 def _resolve_location(raw: str, ref: Reference) -> str | None:
+    site = _datacenter(raw, ref)
+    if site:
+        return site
     lowered = raw.lower()
     if ":" in lowered:
         provider, _, region = lowered.partition(":")
@@ -230,10 +284,17 @@ def _resolve_location(raw: str, ref: Reference) -> str | None:
         if region:
             return region
     parts = [p for p in re.split(r"[,;()/]", raw) if p.strip()]
+    country = subdivision = None
     for part in reversed(parts):  # 'Iowa, USA': the country is usually last
-        country = _country(part) or _subdivision_country(part)
-        if country:
-            return country
+        found = _country(part)
+        if found:
+            country = country or found
+        elif subdivision is None:
+            subdivision = _subdivision(part)
+    if subdivision and (country is None or subdivision.startswith(f"{country}-")):
+        return subdivision  # 'Jupiter (Texas)' -> US-TX, 'Iowa, USA' -> US-IA
+    if country:
+        return country
     for word in reversed(re.findall(r"[A-Za-z.]+", raw)):
         country = _country(word, codes_only=True)
         if country:
@@ -251,6 +312,8 @@ def location_zones(location_id: str | None, ref: Reference) -> list[str]:
         if isinstance(region.subdivision_code, str):
             zones.append(region.subdivision_code)
         return [*zones, region.country_code]
+    if re.fullmatch(r"[A-Z]{2}-[A-Z0-9]+", location_id):  # subdivision, then its country
+        return [location_id, location_id[:2]]
     return [location_id]
 
 
