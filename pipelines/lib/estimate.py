@@ -14,6 +14,7 @@ contains the central estimate.
 from __future__ import annotations
 
 import math
+import os
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -24,6 +25,7 @@ import pandas as pd
 from pipelines.lib import units
 from pipelines.lib.reference import (
     Reference,
+    hardware_count,
     load_reference,
     location_provider,
     location_zones,
@@ -45,10 +47,21 @@ OUTPUT_COLUMNS = ["hardware_id", "location_id", "chip_hours_used", "chip_hours_o
                   "operational_tco2e", "idle_tco2e", "embodied_tco2e", "embodied_origin", "total_tco2e",
                   "low_tco2e", "high_tco2e", "method", "message"]
 
-# Backtest targets on real disclosures (documented in METHODOLOGY.md).
+# Backtest targets on real disclosures (documented in METHODOLOGY.md). They are not met by the defaults
+# variant of this release (METHODOLOGY.md says why); `meets_targets` in the summary reports them.
 MEDIAN_ERROR_FACTOR_MAX = 1.10
 SHARE_WITHIN_1_25_MIN = 0.90
 SHARE_INSIDE_BOUNDS_MIN = 0.80
+
+# What the export blocks on (variant "defaults"): no worse than this release, measured at median 1.044,
+# 57 of 71 runs within 1.25x (0.803), 68 of 71 inside the bounds (0.958), with a tolerance of about two runs
+# in 71 on the shares, 0.015 on the median and 10 % on the number of scored runs (METHODOLOGY.md).
+BLOCKING_THRESHOLDS = {
+    "median_error_factor_max": 1.06,
+    "share_within_1_25_min": 0.78,
+    "share_inside_bounds_min": 0.93,
+    "scored_runs_min": 64,
+}
 
 # Origins of an input value.
 DISCLOSED, DERIVED, REFERENCE, EPOCH, DEFAULT = "disclosed", "derived", "reference", "epoch", "reference default"
@@ -128,7 +141,8 @@ def _text(value) -> str | None:
 def grid_intensity(location_id: str | None, year: int | None, ref: Reference) -> tuple[Interval, str, str]:
     """Location-based intensity (kg/kWh) for a location and year: (interval, zone used, citation)."""
     grid = ref.grid_intensity
-    for zone in location_zones(location_id, ref):
+    zones = location_zones(location_id, ref)
+    for zone in [*zones, "WORLD"] if "WORLD" not in zones else zones:  # a zone without rows falls back
         rows = grid[grid.zone_id == zone]
         if rows.empty:
             continue
@@ -238,11 +252,14 @@ def estimate_row(row: Mapping, reference: Reference | None = None, scope: Scope 
         assumed_country = organization_country(organization)
 
     chip_hours = None
+    chip_count = num["chip_count"] if num["chip_count"] is not None else hardware_count(hardware_text)
     if num["chip_hours"] is not None:
         chip_hours, v["chip_hours_origin"] = given("chip_hours"), DISCLOSED
-    elif num["chip_count"] is not None and num["training_days"] is not None:
-        chip_hours = Interval.exact(num["chip_count"] * num["training_days"] * 24)
+    elif chip_count is not None and num["training_days"] is not None:
+        chip_hours = Interval.exact(chip_count * num["training_days"] * 24)
         v["chip_hours_origin"] = DERIVED
+        if num["chip_count"] is None:
+            msg.append(f"chip count {chip_count} read from the hardware name {hardware_text!r}")
     v["chip_hours_used"] = chip_hours.value if chip_hours else None
 
     power = None
@@ -367,46 +384,144 @@ def estimate_csv(input_path: str | Path, output_path: str | Path | None = None) 
 # ---------------------------------------------------------------------------------------------- backtest
 
 _COMPARABLE_BASES = {"location-based", "operational", "lifecycle", "unspecified", None}
+_BOUND_QUALIFIERS = {"less_than", "more_than"}
+_INPUT_METRICS = {"chip_hours", "chip_count", "duration", "power", "tdp", "pue", "carbon_intensity"}
+
+# Why a disclosed emissions figure is not a backtest case (METHODOLOGY.md, "Backtest population").
+EXCLUSION_RULES = {
+    "per-use": "per-use figure (it has a functional unit): not the footprint of a run",
+    "component": "only part of a run's footprint (e.g. dynamic power only, embodied share)",
+    "superseded": "superseded by a later version of the same document (that version is tested)",
+    "market-based": "market-based: depends on the developer's energy contracts, never estimated",
+    "bound": "printed as a bound ('less than 0.001'), not a value",
+}
 
 
-def _pick(group: pd.DataFrame, metric: str, prefer: str | None = None) -> tuple[float | None, float]:
-    """First figure of a metric in a run (preferring rows whose locator or basis matches `prefer`),
-    with half its last printed digit."""
+def _is_set(value) -> bool:
+    return _text(value) is not None
+
+
+def _qualifier(row: Mapping) -> str | None:
+    qualifier = _text(row.get("value_qualifier"))
+    if qualifier is None and _text(row.get("value_as_printed")):
+        try:
+            qualifier = units.parse_number(str(row["value_as_printed"]))[1]
+        except units.UnitError:
+            qualifier = None
+    return qualifier
+
+
+def exclusion_rule(row: Mapping) -> str | None:
+    """The EXCLUSION_RULES key that keeps a disclosed emissions figure out of the backtest, or None."""
+    if _is_set(row.get("functional_unit")):
+        return "per-use"
+    if _is_set(row.get("component")):
+        return "component"
+    superseded = row.get("is_superseded")
+    if superseded is not None and not pd.isna(superseded) and bool(superseded):
+        return "superseded"
+    if _text(row.get("basis")) not in _COMPARABLE_BASES:
+        return "market-based"
+    if _qualifier(row) in _BOUND_QUALIFIERS:
+        return "bound"
+    return None
+
+
+def backtest_exclusions(disclosures: pd.DataFrame) -> pd.DataFrame:
+    """Every disclosed emissions figure left out of the backtest, with the rule that left it out."""
+    columns = ["source_id", "model_id", "stage", "disclosure_id", "value_as_printed", "unit_as_printed",
+               "locator", "rule", "reason"]
+    rows = []
+    for record in disclosures[disclosures.metric == "emissions"].to_dict(orient="records"):
+        rule = exclusion_rule(record)
+        if rule:
+            rows.append({**{c: record.get(c) for c in columns[:7]}, "rule": rule, "reason": EXCLUSION_RULES[rule]})
+    return pd.DataFrame(rows, columns=columns)
+
+
+def _shared_prefix(a, b) -> int:
+    return len(os.path.commonprefix([str(a), str(b)]))
+
+
+def _nearest(rows: pd.DataFrame, anchor: str) -> pd.Series | None:
+    """The row printed nearest the anchor locator (longest shared locator prefix: same table, row, column)."""
+    if rows.empty:
+        return None
+    ranked = sorted(rows.to_dict(orient="records"),
+                    key=lambda r: (-_shared_prefix(r.get("locator"), anchor), str(r.get("locator"))))
+    return pd.Series(ranked[0])
+
+
+def _pick(group: pd.DataFrame, metric: str, anchor: str, prefer: str | None = None) -> tuple[float | None, float]:
+    """The figure of a metric printed nearest the anchor (preferring rows whose locator or basis matches
+    `prefer`), with half its last printed digit."""
     rows = group[group.metric == metric]
     if prefer and not rows.empty:
         preferred = rows[rows.locator.astype(str).str.contains(prefer, case=False, regex=True)
                          | rows.basis.astype(str).str.contains(prefer, case=False, regex=True)]
         rows = preferred if not preferred.empty else rows
-    if rows.empty:
+    row = _nearest(rows, anchor)
+    if row is None:
         return None, 0.0
-    printed = rows.value_as_printed.iloc[0] if "value_as_printed" in rows else None
-    return float(rows.value.iloc[0]), _half_step(printed, rows.value.iloc[0])
+    return float(row.value), _half_step(row.get("value_as_printed"), row.value)
 
 
-def runs_from_disclosures(disclosures: pd.DataFrame) -> pd.DataFrame:
-    """One row per (source, model, stage) with its disclosed emissions and the inputs disclosed with it.
+def _headline(testable: pd.DataFrame, inputs: pd.DataFrame) -> pd.Series:
+    """The emissions figure a run is tested on: the one printed nearest the run's inputs, then the most
+    precisely printed ('539.00' before '539')."""
+    def rank(r: dict):
+        near = max((_shared_prefix(r.get("locator"), loc) for loc in inputs.locator), default=0)
+        precision = _half_step(r.get("value_as_printed"), r["value"]) / r["value"] if r["value"] else 1.0
+        return -near, precision, str(r.get("locator"))
+    return pd.Series(sorted(testable.to_dict(orient="records"), key=rank)[0])
+
+
+def _per_chip_power(power: float | None, step: float, hardware: str | None, chips: float | None,
+                    ref: Reference) -> tuple[float | None, float]:
+    """A disclosed power read per chip. Above the chip's TDP times the highest measured system-per-chip ratio
+    (power_measurements) it cannot be one chip's draw: with a chip count it is the machine's total
+    (Strubell et al. print the draw of all GPUs plus CPU and DRAM) and is divided by the count."""
+    hardware_id = resolve_hardware(hardware, ref) if hardware else None
+    if power is None or hardware_id is None or not chips or chips <= 1:
+        return power, step
+    tdp = ref.accelerators.loc[hardware_id].tdp_w
+    if pd.isna(tdp) or power <= float(tdp) * ref.power_factor_range[1]:
+        return power, step
+    return power / chips, step / chips
+
+
+def runs_from_disclosures(disclosures: pd.DataFrame, reference: Reference | None = None) -> pd.DataFrame:
+    """One backtest case per (source, model, stage) with its disclosed emissions and the inputs printed with it.
 
     Takes rows shaped like the `disclosures` contract (long format, normalized `value` in canonical units).
-    Superseded figures and market-based emissions are left out: market-based figures are never estimated.
+    Emissions figures are tested unless an EXCLUSION_RULES rule applies (see `backtest_exclusions`). Inputs
+    come from the same document version, superseded or not: the tested figure was computed from them.
     """
-    d = disclosures[~disclosures.is_superseded.astype(bool)]
+    ref = reference or load_reference()
+    whole_runs = disclosures[~disclosures.functional_unit.map(_is_set) & ~disclosures.component.map(_is_set)] \
+        if {"functional_unit", "component"} <= set(disclosures.columns) else disclosures
     runs = []
-    for (source_id, model_id, stage), group in d.groupby(["source_id", "model_id", "stage"], sort=True):
-        comparable = group.basis.map(lambda b: True if pd.isna(b) else b in _COMPARABLE_BASES)
-        emissions = group[(group.metric == "emissions") & comparable]
-        if emissions.empty:
+    for (source_id, model_id, stage), group in whole_runs.groupby(["source_id", "model_id", "stage"], sort=True):
+        emissions = group[group.metric == "emissions"]
+        testable = emissions[[exclusion_rule(r) is None for r in emissions.to_dict(orient="records")]]
+        if testable.empty:
             continue
-        head = emissions.iloc[0]
-        power, power_step = _pick(group, "power", prefer="measured|average")
+        inputs = group[group.metric.isin(_INPUT_METRICS)]
+        head = _headline(testable, inputs)
+        anchor = str(head.get("locator"))
+        power, power_step = _pick(group, "power", anchor, prefer="measured|average")
         if power is None:
-            power, power_step = _pick(group, "tdp")
-        pue, pue_step = _pick(group, "pue")
-        intensity, intensity_step = _pick(group, "carbon_intensity", prefer="location")
-        chip_hours, _ = _pick(group, "chip_hours")
-        chip_count, _ = _pick(group, "chip_count")
-        duration, _ = _pick(group, "duration")
+            power, power_step = _pick(group, "tdp", anchor)
+        pue, pue_step = _pick(group, "pue", anchor)
+        intensity, intensity_step = _pick(group, "carbon_intensity", anchor, prefer="location")
+        chip_hours, _ = _pick(group, "chip_hours", anchor)
+        chip_count, _ = _pick(group, "chip_count", anchor)
+        duration, _ = _pick(group, "duration", anchor)
+        if chip_count is None:  # '8 x A100', 'P100x8': the count printed in the hardware name
+            chip_count = hardware_count(_text(head.get("hardware")))
         if chip_hours is None and chip_count is not None and duration is not None:
             chip_hours = chip_count * duration
+        power, power_step = _per_chip_power(power, power_step, _text(head.get("hardware")), chip_count, ref)
         half = _half_step(head.get("value_as_printed"), head.value)
         runs.append({
             "source_id": source_id, "model_id": model_id, "stage": stage,
@@ -459,7 +574,7 @@ def backtest(disclosures: pd.DataFrame, reference: Reference | None = None,
     scope as the disclosure (PUE, idle, embodied flags). Returns (per-run errors, summary per variant).
     """
     ref = reference or load_reference()
-    runs = disclosures if "disclosed_tco2e" in disclosures.columns else runs_from_disclosures(disclosures)
+    runs = disclosures if "disclosed_tco2e" in disclosures.columns else runs_from_disclosures(disclosures, ref)
     rows = []
     for run in runs.to_dict(orient="records"):
         for variant in variants:
@@ -501,3 +616,27 @@ def summarize_backtest(per_run: pd.DataFrame) -> pd.DataFrame:
                                   and inside >= SHARE_INSIDE_BOUNDS_MIN),
         })
     return pd.DataFrame(summary)
+
+
+def backtest_failures(summary: pd.DataFrame, thresholds: Mapping[str, float] = BLOCKING_THRESHOLDS) -> list[str]:
+    """Why the "defaults" variant of a backtest summary fails the blocking thresholds; empty when it passes."""
+    rows = summary[summary.variant == "defaults"] if "variant" in summary.columns else summary.iloc[0:0]
+    if rows.empty:
+        return ["backtest summary has no 'defaults' variant"]
+    s = rows.iloc[0]
+    scored = 0 if pd.isna(s.scored_runs) else int(s.scored_runs)
+    failures = []
+    if scored < thresholds["scored_runs_min"]:
+        failures.append(f"defaults: {scored} scored runs, fewer than the blocking minimum "
+                        f"{thresholds['scored_runs_min']}")
+    checks = [("median error factor", s.median_error_factor, "median_error_factor_max", "above the blocking maximum"),
+              ("share within 1.25x", s.share_within_1_25, "share_within_1_25_min", "below the blocking minimum"),
+              ("share inside bounds", s.share_inside_bounds, "share_inside_bounds_min", "below the blocking minimum")]
+    for label, value, key, words in checks:
+        limit = thresholds[key]
+        if value is None or pd.isna(value):
+            failures.append(f"defaults: {label} missing (no scored runs)")
+        elif (value > limit) if key.endswith("_max") else (value < limit):
+            failures.append(f"defaults: {label} {value:.3f} {words} {limit}")
+    return failures
+
