@@ -64,6 +64,9 @@ def warehouse(tmp_path_factory):
         shutil.copytree(REPO / "data" / "reference", data / "reference")
     registry = [source("dev_paper", "Acme", "2022-05-01"), source("other_paper", "Someone", "2023-02-01"),
                 source("dev_card_old", "Acme", "2022-06-01")]
+    # the dataset behind Epoch-fed estimated runs is a registered source like any other
+    registry += [s for s in yaml.safe_load((REPO / "data" / "sources" / "registry.yaml").read_text())
+                 if s["source_id"] == "epoch_notable_ai_models"]
     (data / "sources" / "registry.yaml").write_text(yaml.safe_dump(registry))
     (data / "sources" / "hub_watchlist.yaml").write_text("[]\n")
     for source_id, runs in CURATED.items():

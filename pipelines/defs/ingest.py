@@ -70,7 +70,8 @@ def document_snapshots(paths: PathsResource, duckdb: DuckDBResource):
     group_name="ingest",
     compute_kind="httpx",
     specs=[
-        dg.AssetSpec("hub_cards", freshness_policy=HUB_FRESHNESS, description="The latest stored card of every Hub repo ingested now or before"),
+        dg.AssetSpec("hub_cards", freshness_policy=HUB_FRESHNESS,
+                     description="The latest stored card of every Hub repo ingested now or before"),
         dg.AssetSpec("hub_fetch_errors", description="Hub cards that could not be fetched, with the reason"),
     ],
 )
