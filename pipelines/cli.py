@@ -28,8 +28,11 @@ def _user_error(error) -> str:
 
 @main.command()
 @click.option("--verbose", is_flag=True, help="Show Dagster's own log lines.")
-def refresh(verbose: bool) -> None:
+@click.option("--offline", is_flag=True, help="Use no network: curated data and stored snapshots only.")
+def refresh(verbose: bool, offline: bool) -> None:
     """Materialize every asset: ingest, extract, normalize, transform, estimate, export."""
+    if offline:
+        os.environ["AI_EMISSIONS_OFFLINE"] = "1"
     ensure_dagster_home()
     if not verbose:
         _quiet_libraries()
@@ -129,6 +132,31 @@ def query(sql: str, fmt: str) -> None:
         click.echo(json.dumps(records, ensure_ascii=False))
     else:
         click.echo(frame.to_string(index=False) if len(frame.columns) else "(no columns)")
+
+
+@main.command("parse-card")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
+def parse_card(paths: tuple[str, ...]) -> None:
+    """Print one JSON object per model card: headline emissions (kg), source, hardware... and all figures."""
+    from pipelines.lib.cards import parse_card_file
+
+    for path in paths:
+        click.echo(json.dumps(parse_card_file(path).to_json(), ensure_ascii=False))
+
+
+@main.command()
+@click.argument("input_csv", type=click.Path(exists=True, dir_okay=False))
+@click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write the CSV here instead of stdout.")
+def estimate(input_csv: str, output: str | None) -> None:
+    """Estimate energy and emissions for each row of INPUT_CSV (columns: see METHODOLOGY.md)."""
+    from pipelines.lib.estimate import estimate_csv
+
+    try:
+        messages = estimate_csv(input_csv, output)
+    except (ValueError, KeyError) as exc:
+        raise click.ClickException(f"cannot estimate {input_csv}: {exc}") from exc
+    for message in messages:
+        click.echo(message, err=True)
 
 
 if __name__ == "__main__":

@@ -17,7 +17,7 @@ def build_definitions(paths: Paths | None = None) -> dg.Definitions:
     sql_assets, checks = sql_definitions(paths.sql_dir, python_tables)
     return dg.Definitions(
         assets=[*python_assets, *sql_assets, *dg.load_assets_from_modules([export])],
-        asset_checks=[*checks, *contract_checks()],
+        asset_checks=[*checks, *contract_checks(), *dg.load_asset_checks_from_modules([estimate])],
         jobs=[schedules.full_refresh, schedules.hub_refresh],
         schedules=schedules.schedules,
         resources=build_resources(paths),

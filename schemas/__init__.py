@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import pandera.pandas as pa
 
-from schemas.backtest import Backtest, BacktestSummary
+from schemas.backtest import Backtest, BacktestExclusions, BacktestSummary
 from schemas.conflicts import Conflicts
 from schemas.disclosure_scorecard import DisclosureScorecard
 from schemas.disclosures import Disclosures
@@ -16,6 +16,7 @@ from schemas.quarantine import Quarantine
 from schemas.reference import (
     Accelerators,
     CloudRegions,
+    Datacenters,
     GridIntensity,
     HardwareAliases,
     LifecycleParameters,
@@ -52,6 +53,7 @@ PUBLISHED_TABLES: dict[str, PublishedTable] = {
         PublishedTable("quarantine", Quarantine, ("quarantine_id",)),
         PublishedTable("backtest", Backtest, ("backtest_id",)),
         PublishedTable("backtest_summary", BacktestSummary, ("variant",)),
+        PublishedTable("backtest_exclusions", BacktestExclusions, ("disclosure_id",)),
         # the reference tables the estimates used, as loaded
         PublishedTable("ref_accelerators", Accelerators, ("hardware_id",)),
         PublishedTable("ref_hardware_aliases", HardwareAliases, ("alias",)),
@@ -60,5 +62,6 @@ PUBLISHED_TABLES: dict[str, PublishedTable] = {
         PublishedTable("ref_grid_intensity", GridIntensity, ("zone_id", "year", "source")),
         PublishedTable("ref_cloud_regions", CloudRegions, ("region_id",)),
         PublishedTable("ref_lifecycle_parameters", LifecycleParameters, ("parameter",)),
+        PublishedTable("ref_datacenters", Datacenters, ("name",)),
     ]
 }

@@ -41,3 +41,18 @@ class BacktestSummary(ContractModel):
     share_inside_bounds: Series[float] = col("Share of scored runs whose disclosed value is inside the bounds",
                                              unit="ratio", nullable=True, ge=0, le=1)
     meets_targets: Series[bool] = col("Whether the three targets of METHODOLOGY.md are met")
+
+
+class BacktestExclusions(ContractModel):
+    """Every disclosed emissions figure left out of the backtest, with the rule that left it out."""
+
+    source_id: Series[str] = col("Source of the figure")
+    model_id: Series[str] = col("Model id")
+    stage: Series[str] = col("Lifecycle stage", isin=STAGES)
+    disclosure_id: Series[str] = col("The figure (see disclosures)", unique=True)
+    value_as_printed: Series[str] = col("The value exactly as printed")
+    unit_as_printed: Series[str] = col("The unit exactly as printed", nullable=True)
+    locator: Series[str] = col("Where in the source")
+    rule: Series[str] = col("The exclusion rule (METHODOLOGY.md, backtest population)",
+                            isin=["per-use", "component", "superseded", "market-based", "bound"])
+    reason: Series[str] = col("What the rule means")

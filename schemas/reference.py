@@ -123,6 +123,15 @@ class LifecycleParameters(Cited):
     unit: Series[str] = col("Unit of value")
 
 
+class Datacenters(Cited):
+    """Named data centres and supercomputers -> the ISO country or subdivision they stand in."""
+
+    name: Series[str] = col("The site's name as sources write it ('Google Georgia', 'Jean Zay')", unique=True)
+    location_id: Series[str] = col("ISO 3166-1 alpha-2 country or ISO 3166-2 subdivision",
+                                   str_matches=r"^[A-Z]{2}(-[A-Z0-9]+)?$")
+    operator: Series[str] = col("Who runs the site")
+
+
 REFERENCE_CONTRACTS = {
     "accelerators": Accelerators,
     "hardware_aliases": HardwareAliases,
@@ -131,4 +140,5 @@ REFERENCE_CONTRACTS = {
     "grid_intensity": GridIntensity,
     "cloud_regions": CloudRegions,
     "lifecycle_parameters": LifecycleParameters,
+    "datacenters": Datacenters,
 }

@@ -1,12 +1,16 @@
 from __future__ import annotations
 
 import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
 REPO = Path(__file__).resolve().parents[1]
 CORPUS = REPO.parent / "shared" / "corpus"
+DEAD_ENDPOINT = "http://127.0.0.1:9"  # nothing listens there: connections are refused at once
 
 
 @pytest.fixture
@@ -17,27 +21,64 @@ def corpus() -> Path:
     return CORPUS
 
 
+@contextmanager
+def pipeline_env(root: Path, **overrides: str | Path) -> Iterator[dict[str, Path]]:
+    """A private state folder, releases folder and Dagster home, offline unless a test says otherwise.
+
+    Tests never reach the public internet: with AI_EMISSIONS_OFFLINE unset (overrides={"AI_EMISSIONS_OFFLINE":
+    ""}), the Hub is a dead local port unless HF_ENDPOINT names a local server.
+    """
+    env = {"AI_EMISSIONS_HOME": root / "home", "AI_EMISSIONS_EXPORTS": root / "exports",
+           "DAGSTER_HOME": root / "dagster_home", "AI_EMISSIONS_OFFLINE": "1", "HF_ENDPOINT": DEAD_ENDPOINT,
+           **overrides}
+    mp = pytest.MonkeyPatch()
+    for name, value in env.items():
+        mp.setenv(name, str(value))
+    for name in ("HF_TOKEN", "SOURCE_DATE_EPOCH"):
+        mp.delenv(name, raising=False)
+    try:
+        yield {"home": root / "home", "exports": root / "exports", "dagster_home": root / "dagster_home"}
+    finally:
+        mp.undo()
+
+
+def refresh(*args: str, expect_ok: bool = True):
+    """Run `ai-emissions refresh` in-process; by default the run must succeed."""
+    result = CliRunner().invoke(_main(), ["refresh", *args], catch_exceptions=False)
+    if expect_ok:
+        assert result.exit_code == 0, result.output
+    return result
+
+
+def _main():
+    from pipelines.cli import main
+
+    return main
+
+
 @pytest.fixture
-def isolated_env(tmp_path, monkeypatch) -> dict[str, Path]:
-    """A private state folder, releases folder and Dagster home; inputs are the repository's own."""
-    env = {
-        "home": tmp_path / "home",
-        "exports": tmp_path / "exports",
-        "dagster_home": tmp_path / "dagster_home",
-    }
-    monkeypatch.setenv("AI_EMISSIONS_HOME", str(env["home"]))
-    monkeypatch.setenv("AI_EMISSIONS_EXPORTS", str(env["exports"]))
-    monkeypatch.setenv("DAGSTER_HOME", str(env["dagster_home"]))
-    monkeypatch.setenv("HF_ENDPOINT", "http://127.0.0.1:9")  # nothing listens: the Hub is unreachable
-    monkeypatch.delenv("HF_TOKEN", raising=False)
-    monkeypatch.delenv("SOURCE_DATE_EPOCH", raising=False)
-    return env
+def isolated_env(tmp_path) -> Iterator[dict[str, Path]]:
+    with pipeline_env(tmp_path) as env:
+        yield env
+
+
+def copy_data(destination: Path) -> Path:
+    """A private copy of the curated inputs, without document fetch URLs (tests reach no public site)."""
+    import yaml
+
+    shutil.copytree(REPO / "data", destination,
+                    ignore=shutil.ignore_patterns("warehouse.duckdb*", "snapshots", "state"))
+    registry = destination / "sources" / "registry.yaml"
+    entries = yaml.safe_load(registry.read_text())
+    for entry in entries:
+        entry.pop("fetch_url", None)
+    registry.write_text(yaml.safe_dump(entries, sort_keys=False, allow_unicode=True))
+    return destination
 
 
 @pytest.fixture
 def data_copy(tmp_path, monkeypatch) -> Path:
     """A private copy of the curated inputs that a test may edit."""
-    copy = tmp_path / "data"
-    shutil.copytree(REPO / "data", copy, ignore=shutil.ignore_patterns("warehouse.duckdb*", "snapshots", "state"))
+    copy = copy_data(tmp_path / "data")
     monkeypatch.setenv("AI_EMISSIONS_DATA", str(copy))
     return copy

@@ -10,9 +10,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import duckdb
 import pytest
 import yaml
-from click.testing import CliRunner
 
-from pipelines.cli import main
+from tests.conftest import refresh
 
 # registry source -> the corpus file holding the same document (see the corpus documents/index.csv)
 SERVED = {
@@ -68,15 +67,15 @@ class DocumentServer:
 
 
 @pytest.fixture
-def served(corpus, data_copy, isolated_env):
+def served(corpus, data_copy, isolated_env, monkeypatch):
+    monkeypatch.delenv("AI_EMISSIONS_OFFLINE")  # fetch, from the local server only
     files = {f"/{sid}/{name}": (corpus / "documents" / name).read_bytes() for sid, name in SERVED.items()}
     server = DocumentServer(files)
     path = data_copy / "sources" / "registry.yaml"
     entries = yaml.safe_load(path.read_text())
     for entry in entries:
-        # only the served documents are fetched; the others would try the public internet
-        entry["fetch_url"] = f"{server.url}/{entry['source_id']}/{SERVED[entry['source_id']]}" \
-            if entry["source_id"] in SERVED else None
+        if entry["source_id"] in SERVED:
+            entry["fetch_url"] = f"{server.url}/{entry['source_id']}/{SERVED[entry['source_id']]}"
     path.write_text(yaml.safe_dump(entries, sort_keys=False, allow_unicode=True))
     yield server, files
     server.close()
@@ -94,8 +93,7 @@ def query(env, sql):
 
 def test_tables_of_fetched_documents_agree_with_curated_figures(served, isolated_env):
     server, files = served
-    result = CliRunner().invoke(main, ["refresh"], catch_exceptions=False)
-    assert result.exit_code == 0, result.output
+    refresh()
     checks = query(isolated_env, "select * from paper_table_checks")
     by_source: dict[str, dict[str, int]] = {}
     for check in checks:
@@ -117,8 +115,8 @@ def test_tables_of_fetched_documents_agree_with_curated_figures(served, isolated
 
 def test_documents_are_fetched_once(served, isolated_env):
     server, _ = served
-    assert CliRunner().invoke(main, ["refresh"], catch_exceptions=False).exit_code == 0
+    refresh()
     first = len(server.requests)
     assert first == len(SERVED)
-    assert CliRunner().invoke(main, ["refresh"], catch_exceptions=False).exit_code == 0
+    refresh()
     assert len(server.requests) == first

@@ -7,10 +7,8 @@ import shutil
 import duckdb
 import pytest
 import yaml
-from click.testing import CliRunner
 
-from pipelines.cli import main
-from tests.conftest import REPO
+from tests.conftest import REPO, pipeline_env, refresh
 
 
 def source(source_id, organization, published):
@@ -69,16 +67,14 @@ def warehouse(tmp_path_factory):
                  if s["source_id"] == "epoch_notable_ai_models"]
     (data / "sources" / "registry.yaml").write_text(yaml.safe_dump(registry))
     (data / "sources" / "hub_watchlist.yaml").write_text("[]\n")
+    # a dataset of three documents cannot hold the full dataset's backtest thresholds
+    (data / "backtest_thresholds.yaml").write_text(yaml.safe_dump({
+        "median_error_factor_max": 10.0, "share_within_1_25_min": 0.0, "share_inside_bounds_min": 0.0,
+        "scored_runs_min": 1}))
     for source_id, runs in CURATED.items():
         (data / "curated" / f"{source_id}.yaml").write_text(yaml.safe_dump({"source_id": source_id, "runs": runs}))
-    mp = pytest.MonkeyPatch()
-    for name, value in {"AI_EMISSIONS_DATA": data, "AI_EMISSIONS_HOME": root / "home",
-                        "AI_EMISSIONS_EXPORTS": root / "exports", "DAGSTER_HOME": root / "dagster",
-                        "HF_ENDPOINT": "http://127.0.0.1:9"}.items():
-        mp.setenv(name, str(value))
-    result = CliRunner().invoke(main, ["refresh"], catch_exceptions=False)
-    mp.undo()
-    assert result.exit_code == 0, result.output
+    with pipeline_env(root, AI_EMISSIONS_DATA=data):
+        refresh()
     con = duckdb.connect(str(root / "home" / "warehouse.duckdb"), read_only=True)
     yield con
     con.close()

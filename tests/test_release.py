@@ -11,33 +11,22 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 import yaml
-from click.testing import CliRunner
 
-from pipelines.cli import main
 from pipelines.lib import release as releases
 from schemas import PUBLISHED_TABLES
+from tests.conftest import pipeline_env, refresh
 
 
 def latest(exports):
     return exports / (exports / "LATEST").read_text().strip()
 
 
-def refresh():
-    result = CliRunner().invoke(main, ["refresh"], catch_exceptions=False)
-    assert result.exit_code == 0, result.output
-
-
 @pytest.fixture(scope="module")
 def released(tmp_path_factory):
     """One release built offline, shared by the read-only tests below."""
     root = tmp_path_factory.mktemp("released")
-    mp = pytest.MonkeyPatch()
-    for name, value in {"AI_EMISSIONS_HOME": root / "home", "AI_EMISSIONS_EXPORTS": root / "exports",
-                        "DAGSTER_HOME": root / "dagster_home", "HF_ENDPOINT": "http://127.0.0.1:9"}.items():
-        mp.setenv(name, str(value))
-    mp.delenv("HF_TOKEN", raising=False)
-    refresh()
-    mp.undo()
+    with pipeline_env(root):
+        refresh()
     return latest(root / "exports")
 
 

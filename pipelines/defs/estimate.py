@@ -7,6 +7,7 @@ from pipelines.defs.reference import REFERENCE_TABLES
 from pipelines.defs.resources import PathsResource
 from pipelines.lib import epoch, warehouse
 from pipelines.lib.estimate import backtest as run_backtest
+from pipelines.lib.estimate import backtest_exclusions, backtest_failures, load_blocking_thresholds
 from pipelines.lib.gap_filling import (
     EPOCH_RUN_COLUMNS,
     ESTIMATE_COLUMNS,
@@ -50,19 +51,34 @@ def run_estimates(paths: PathsResource, duckdb: DuckDBResource):
                      description="Every run with disclosed emissions, estimated from its own inputs"),
         dg.AssetSpec("backtest_summary", deps=[*REFERENCE_TABLES, "disclosures"],
                      description="Median error factor, share within 1.25x, share inside bounds, per variant"),
+        dg.AssetSpec("backtest_exclusions", deps=["disclosures"],
+                     description="Disclosed emissions figures left out of the backtest, with the rule"),
     ],
 )
 def backtest(paths: PathsResource, duckdb: DuckDBResource):
     reference = load_reference(paths.paths.data_dir / "reference")
     with duckdb.get_connection() as con:
-        disclosures = con.execute("select * from disclosures where functional_unit is null and component is null "
-                                  "order by disclosure_id").df()
+        disclosures = con.execute("select * from disclosures order by disclosure_id").df()
         per_run, summary = run_backtest(disclosures, reference)
+        excluded = backtest_exclusions(disclosures)
         per_run.insert(0, "backtest_id", per_run.variant + ":" + per_run.model_id + "@" + per_run.stage + ":"
                        + per_run.source_id)
         n = warehouse.replace_frame(con, "backtest", per_run)
         warehouse.replace_frame(con, "backtest_summary", summary)
+        warehouse.replace_frame(con, "backtest_exclusions", excluded)
     yield dg.MaterializeResult(asset_key="backtest", metadata={"row_count": n})
+    yield dg.MaterializeResult(asset_key="backtest_exclusions", metadata={"row_count": len(excluded)})
     yield dg.MaterializeResult(asset_key="backtest_summary", metadata={
         row["variant"]: dg.MetadataValue.json({k: v for k, v in row.items() if k != "variant"})
         for row in summary.to_dict(orient="records")})
+
+
+@dg.asset_check(asset="backtest_summary", blocking=True,
+                description="The backtest is no worse than the thresholds in data/backtest_thresholds.yaml")
+def backtest_within_thresholds(paths: PathsResource, duckdb: DuckDBResource) -> dg.AssetCheckResult:
+    thresholds = load_blocking_thresholds(paths.paths.data_dir / "backtest_thresholds.yaml")
+    with duckdb.get_connection() as con:
+        summary = con.execute("select * from backtest_summary").df()
+    failures = backtest_failures(summary, thresholds)
+    return dg.AssetCheckResult(passed=not failures, metadata={"failures": "; ".join(failures) or "none",
+                                                               **{k: float(v) for k, v in thresholds.items()}})

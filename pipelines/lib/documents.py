@@ -61,15 +61,15 @@ async def _fetch_all(store: SnapshotStore, wanted: list[Source], policy: FetchPo
         report.unreachable = fetcher.unreachable_origins
 
 
-def fetch_documents(store: SnapshotStore, sources: list[Source], policy: FetchPolicy | None = None
-                    ) -> DocumentReport:
-    """Fetch every source with a fetch_url that has no stored snapshot of that URL yet."""
+def fetch_documents(store: SnapshotStore, sources: list[Source], policy: FetchPolicy | None = None, *,
+                    offline: bool = False) -> DocumentReport:
+    """Fetch every source with a fetch_url that has no stored snapshot of that URL yet (none when offline)."""
     report = DocumentReport()
     stored = _stored(store)
     wanted = [s for s in sources if s.fetch_url and (s.source_id not in stored
                                                      or stored[s.source_id].url != s.fetch_url)]
     report.reused = sum(1 for s in sources if s.fetch_url and s not in wanted)
-    if wanted:
+    if wanted and not offline:
         asyncio.run(_fetch_all(store, wanted, policy or FetchPolicy(attempts=3, retry_budget_s=30.0), report))
     current = _stored(store)
     report.snapshots = [current[s.source_id] for s in sources

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
+import yaml
 
 from pipelines.lib import units
 from pipelines.lib.reference import (
@@ -62,6 +63,18 @@ BLOCKING_THRESHOLDS = {
     "share_inside_bounds_min": 0.93,
     "scored_runs_min": 64,
 }
+
+
+def load_blocking_thresholds(path: Path) -> dict[str, float]:
+    """The thresholds a dataset's backtest is held to (`data/backtest_thresholds.yaml`); the defaults above
+    when the file is absent. A different dataset (a test fixture, a fork) states its own."""
+    if not path.exists():
+        return dict(BLOCKING_THRESHOLDS)
+    loaded = yaml.safe_load(path.read_text()) or {}
+    unknown = set(loaded) - set(BLOCKING_THRESHOLDS)
+    if unknown or not all(isinstance(v, int | float) for v in loaded.values()):
+        raise ValueError(f"{path}: expected numbers for {sorted(BLOCKING_THRESHOLDS)}, got {loaded!r}")
+    return {**BLOCKING_THRESHOLDS, **loaded}
 
 # Origins of an input value.
 DISCLOSED, DERIVED, REFERENCE, EPOCH, DEFAULT = "disclosed", "derived", "reference", "epoch", "reference default"
@@ -140,6 +153,13 @@ def _text(value) -> str | None:
 
 def grid_intensity(location_id: str | None, year: int | None, ref: Reference) -> tuple[Interval, str, str]:
     """Location-based intensity (kg/kWh) for a location and year: (interval, zone used, citation)."""
+    key = ("grid", location_id, year)
+    if key not in ref.memo:
+        ref.memo[key] = _grid_intensity(location_id, year, ref)
+    return ref.memo[key]
+
+
+def _grid_intensity(location_id: str | None, year: int | None, ref: Reference) -> tuple[Interval, str, str]:
     grid = ref.grid_intensity
     zones = location_zones(location_id, ref)
     for zone in [*zones, "WORLD"] if "WORLD" not in zones else zones:  # a zone without rows falls back
@@ -196,6 +216,13 @@ def facility_for(location_id: str | None, organization: str | None, ref: Referen
 
 def embodied_rate(hardware_id: str | None, ref: Reference) -> tuple[Interval, str]:
     """Embodied kgCO2e per chip-hour: (chip + server share) / (lifetime hours x utilization)."""
+    key = ("embodied", hardware_id)
+    if key not in ref.memo:
+        ref.memo[key] = _embodied_rate(hardware_id, ref)
+    return ref.memo[key]
+
+
+def _embodied_rate(hardware_id: str | None, ref: Reference) -> tuple[Interval, str]:
     params = ref.parameters
     if hardware_id is not None:
         acc = ref.accelerators.loc[hardware_id]
@@ -466,14 +493,14 @@ def _pick(group: pd.DataFrame, metric: str, anchor: str, prefer: str | None = No
     return float(row.value), _half_step(row.get("value_as_printed"), row.value)
 
 
-def _headline(testable: pd.DataFrame, inputs: pd.DataFrame) -> pd.Series:
+def _headline(testable: list[dict], input_locators: list) -> dict:
     """The emissions figure a run is tested on: the one printed nearest the run's inputs, then the most
     precisely printed ('539.00' before '539')."""
     def rank(r: dict):
-        near = max((_shared_prefix(r.get("locator"), loc) for loc in inputs.locator), default=0)
+        near = max((_shared_prefix(r.get("locator"), loc) for loc in input_locators), default=0)
         precision = _half_step(r.get("value_as_printed"), r["value"]) / r["value"] if r["value"] else 1.0
         return -near, precision, str(r.get("locator"))
-    return pd.Series(sorted(testable.to_dict(orient="records"), key=rank)[0])
+    return min(testable, key=rank)
 
 
 def _per_chip_power(power: float | None, step: float, hardware: str | None, chips: float | None,
@@ -500,38 +527,44 @@ def runs_from_disclosures(disclosures: pd.DataFrame, reference: Reference | None
     ref = reference or load_reference()
     whole_runs = disclosures[~disclosures.functional_unit.map(_is_set) & ~disclosures.component.map(_is_set)] \
         if {"functional_unit", "component"} <= set(disclosures.columns) else disclosures
+    # grouped in plain Python: a Hub refresh brings thousands of single-figure runs, most without inputs
+    groups: dict[tuple, list[dict]] = {}
+    for record in whole_runs.to_dict(orient="records"):
+        groups.setdefault((record["source_id"], record["model_id"], record["stage"]), []).append(record)
     runs = []
-    for (source_id, model_id, stage), group in whole_runs.groupby(["source_id", "model_id", "stage"], sort=True):
-        emissions = group[group.metric == "emissions"]
-        testable = emissions[[exclusion_rule(r) is None for r in emissions.to_dict(orient="records")]]
-        if testable.empty:
+    for (source_id, model_id, stage), records in sorted(groups.items()):
+        testable = [r for r in records if r["metric"] == "emissions" and exclusion_rule(r) is None]
+        if not testable:
             continue
-        inputs = group[group.metric.isin(_INPUT_METRICS)]
-        head = _headline(testable, inputs)
-        anchor = str(head.get("locator"))
-        power, power_step = _pick(group, "power", anchor, prefer="measured|average")
-        if power is None:
-            power, power_step = _pick(group, "tdp", anchor)
-        pue, pue_step = _pick(group, "pue", anchor)
-        intensity, intensity_step = _pick(group, "carbon_intensity", anchor, prefer="location")
-        chip_hours, _ = _pick(group, "chip_hours", anchor)
-        chip_count, _ = _pick(group, "chip_count", anchor)
-        duration, _ = _pick(group, "duration", anchor)
+        input_records = [r for r in records if r["metric"] in _INPUT_METRICS]
+        head = _headline(testable, [r.get("locator") for r in input_records])
+        power = pue = intensity = chip_hours = chip_count = duration = None
+        power_step = pue_step = intensity_step = 0.0
+        if input_records:
+            group, anchor = pd.DataFrame(records), str(head.get("locator"))
+            power, power_step = _pick(group, "power", anchor, prefer="measured|average")
+            if power is None:
+                power, power_step = _pick(group, "tdp", anchor)
+            pue, pue_step = _pick(group, "pue", anchor)
+            intensity, intensity_step = _pick(group, "carbon_intensity", anchor, prefer="location")
+            chip_hours, _ = _pick(group, "chip_hours", anchor)
+            chip_count, _ = _pick(group, "chip_count", anchor)
+            duration, _ = _pick(group, "duration", anchor)
         if chip_count is None:  # '8 x A100', 'P100x8': the count printed in the hardware name
             chip_count = hardware_count(_text(head.get("hardware")))
         if chip_hours is None and chip_count is not None and duration is not None:
             chip_hours = chip_count * duration
         power, power_step = _per_chip_power(power, power_step, _text(head.get("hardware")), chip_count, ref)
-        half = _half_step(head.get("value_as_printed"), head.value)
+        value = float(head["value"])
+        half = _half_step(head.get("value_as_printed"), value)
         runs.append({
             "source_id": source_id, "model_id": model_id, "stage": stage,
             "organization": head.get("organization"), "hardware": head.get("hardware"),
             "location": head.get("location"), "year": head.get("year"), "chip_hours": chip_hours,
             "power_w": power, "power_w_halfstep": power_step, "pue": pue, "pue_halfstep": pue_step,
             "carbon_intensity_kg_per_kwh": intensity, "carbon_intensity_kg_per_kwh_halfstep": intensity_step,
-            "disclosed_tco2e": float(head.value), "disclosed_low_tco2e": float(head.value) - half,
-            "disclosed_high_tco2e": float(head.value) + half,
-            "basis": None if pd.isna(head.basis) else head.basis,
+            "disclosed_tco2e": value, "disclosed_low_tco2e": value - half, "disclosed_high_tco2e": value + half,
+            "basis": _text(head.get("basis")),
             "is_pue_included": head.get("is_pue_included"), "is_idle_included": head.get("is_idle_included"),
             "is_embodied_included": head.get("is_embodied_included"),
         })

@@ -14,16 +14,14 @@ import importlib.resources
 import json
 import re
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
 import pandera.errors
 import pycountry
-from pandera.typing import Series
 
-from schemas._fields import col
-from schemas.reference import REFERENCE_CONTRACTS, Cited
+from schemas.reference import REFERENCE_CONTRACTS
 
 REFERENCE_DIR = Path(__file__).resolve().parents[2] / "data" / "reference"
 CLOUD_PROVIDERS = ("aws", "gcp", "azure")
@@ -34,22 +32,6 @@ UNRESOLVED_LOCATIONS: Counter[str] = Counter()
 
 class ReferenceDataError(ValueError):
     """A reference table that is missing or invalid; the message names the file and the problem."""
-
-
-class Datacenters(Cited):
-    """Named data centres and supercomputers -> the ISO country or subdivision they stand in.
-
-    Kept here until it joins `schemas/reference.py` (and is published as a reference table).
-    """
-
-    name: Series[str] = col("The site's name as sources write it ('Google Georgia', 'Jean Zay')", unique=True)
-    location_id: Series[str] = col("ISO 3166-1 alpha-2 country or ISO 3166-2 subdivision",
-                                   str_matches=r"^[A-Z]{2}(-[A-Z0-9]+)?$")
-    operator: Series[str] = col("Who runs the site")
-
-
-# Tables validated here rather than in schemas/reference.py (not published yet).
-LOCAL_CONTRACTS = {"datacenters": Datacenters}
 
 
 @dataclass(frozen=True)
@@ -63,6 +45,8 @@ class Reference:
     datacenters: pd.DataFrame  # named sites -> location_id
     parameters: dict[str, float]
     parameter_sources: dict[str, str]
+    # answers of the pure lookups below, per spelling: a refresh resolves the same few texts thousands of times
+    memo: dict = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def power_factor_range(self) -> tuple[float, float]:
@@ -79,7 +63,7 @@ def read_table(name: str, directory: Path = REFERENCE_DIR) -> pd.DataFrame:
     # only empty cells are missing: "NA" is Namibia
     frame = pd.read_csv(path, dtype_backend="numpy_nullable", keep_default_na=False, na_values=[""])
     try:
-        return (REFERENCE_CONTRACTS.get(name) or LOCAL_CONTRACTS[name]).validate(frame, lazy=True)
+        return REFERENCE_CONTRACTS[name].validate(frame, lazy=True)
     except (pandera.errors.SchemaError, pandera.errors.SchemaErrors) as exc:
         raise ReferenceDataError(f"{path}: invalid reference table: {exc}") from exc
 
@@ -247,7 +231,10 @@ def resolve_location(text: str | None, reference: Reference | None = None) -> st
     raw = str(text).strip()
     if raw.lower().strip(".") in _PLACEHOLDERS:
         return None
-    found = _resolve_location(raw, ref)
+    key = ("location", raw)
+    if key not in ref.memo:
+        ref.memo[key] = _resolve_location(raw, ref)
+    found = ref.memo[key]
     if found is None:
         UNRESOLVED_LOCATIONS[raw] += 1
     return found

@@ -36,6 +36,11 @@ class Paths:
         )
 
 
+def offline() -> bool:
+    """AI_EMISSIONS_OFFLINE=1 (or `refresh --offline`): no network at all; stored snapshots are used."""
+    return os.environ.get("AI_EMISSIONS_OFFLINE", "").strip().lower() in ("1", "true", "yes")
+
+
 def hub_endpoint() -> str:
     return (os.environ.get("HF_ENDPOINT") or DEFAULT_HUB_ENDPOINT).rstrip("/")
 
