@@ -58,7 +58,9 @@ def run_estimates(paths: PathsResource, duckdb: DuckDBResource):
 def backtest(paths: PathsResource, duckdb: DuckDBResource):
     reference = load_reference(paths.paths.data_dir / "reference")
     with duckdb.get_connection() as con:
-        disclosures = con.execute("select * from disclosures order by disclosure_id").df()
+        # the curated disclosures judge the method (METHODOLOGY.md, "Backtest population")
+        disclosures = con.execute("select * from disclosures where extraction_method = 'curated' "
+                                  "order by disclosure_id").df()
         per_run, summary = run_backtest(disclosures, reference)
         excluded = backtest_exclusions(disclosures)
         per_run.insert(0, "backtest_id", per_run.variant + ":" + per_run.model_id + "@" + per_run.stage + ":"

@@ -158,7 +158,7 @@ def unit_key(unit: str | None) -> str:
     u = u.replace("₂", "2").replace("<sub>2</sub>", "2")
     u = u.replace("$_{2}$", "2").replace("$_2$", "2").replace("co_2", "co2")  # LaTeX / underscore subscripts
     u = re.sub(r"co\s+2", "co2", u)  # "CO <sub>2</sub>" flattened to "CO 2"
-    u = re.sub(r"co2[\s-]*(eq|e|equivalents?)?\.?", "", u)
+    u = re.sub(r"co2[\s-]*(equivalents?|eq|e)?\.?", "", u)
     u = re.sub(r"\bof\b", "", u)
     u = re.sub(r"[\s\-_·.]", "", u)
     return u
