@@ -40,7 +40,8 @@ def test_hub_cards_land_incrementally_and_survive_an_unreachable_hub(hub, isolat
     assert emulator.counts["resolve"] == len(cards)
     # every generated card's figure reaches the published disclosures, located and sourced at its revision
     rows = query(isolated_env, "select model_id, value, unit_as_printed, source_url, snapshot_sha256 from "
-                               "disclosures where model_id like 'emulated/%' and metric = 'emissions'")
+                               "disclosures where model_id like 'emulated/%' and metric = 'emissions' "
+                               "and locator = 'co2_eq_emissions.emissions'")
     by_model = {model: (value, unit, url, sha) for model, value, unit, url, sha in rows}
     assert len({m for m in by_model}) == GENERATED
     value, unit, url, sha = by_model["emulated/model-0007"]
