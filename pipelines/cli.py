@@ -12,6 +12,7 @@ import duckdb
 
 from pipelines.defs.progress import progress_logger
 from pipelines.lib import warehouse
+from pipelines.lib.locking import RefreshRunning, refresh_lock
 from pipelines.lib.settings import Paths, ensure_dagster_home
 
 
@@ -29,10 +30,22 @@ def _user_error(error) -> str:
 @main.command()
 @click.option("--verbose", is_flag=True, help="Show Dagster's own log lines.")
 @click.option("--offline", is_flag=True, help="Use no network: curated data and stored snapshots only.")
-def refresh(verbose: bool, offline: bool) -> None:
+@click.option("--release-version", metavar="VERSION",
+              help="Name the release to cut (default: CalVer of today); an existing version is never rewritten.")
+def refresh(verbose: bool, offline: bool, release_version: str | None) -> None:
     """Materialize every asset: ingest, extract, normalize, transform, estimate, export."""
     if offline:
         os.environ["AI_EMISSIONS_OFFLINE"] = "1"
+    if release_version:
+        os.environ["AI_EMISSIONS_RELEASE_VERSION"] = release_version
+    try:
+        with refresh_lock(Paths.from_env().home):
+            _refresh(verbose)
+    except RefreshRunning as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+def _refresh(verbose: bool) -> None:
     ensure_dagster_home()
     if not verbose:
         _quiet_libraries()

@@ -89,11 +89,16 @@ def test_unchanged_inputs_cut_no_new_version_and_rebuild_is_byte_identical(isola
     second_run = refresh()
     assert "no change" in second_run.output
     assert sorted(p.name for p in exports.iterdir()) == first
+    # asked to write over a published version, the tool refuses and leaves it untouched
+    version = (exports / "LATEST").read_text().strip()
+    published = {p.name: p.read_bytes() for p in (exports / version).iterdir()}
+    refused = refresh("--release-version", version, expect_ok=False)
+    assert refused.exit_code != 0 and "never rewritten" in refused.output
+    assert {p.name: p.read_bytes() for p in (exports / version).iterdir()} == published
     # a clean rebuild elsewhere gives the same bytes
     monkeypatch.setenv("AI_EMISSIONS_HOME", str(tmp_path / "home2"))
     monkeypatch.setenv("AI_EMISSIONS_EXPORTS", str(tmp_path / "exports2"))
     refresh()
-    version = (exports / "LATEST").read_text().strip()
     for path in (exports / version).iterdir():
         assert path.read_bytes() == (tmp_path / "exports2" / version / path.name).read_bytes(), path.name
 

@@ -1,5 +1,7 @@
 """Export: an immutable, versioned release of the published tables."""
 
+import os
+
 import dagster as dg
 from dagster_duckdb import DuckDBResource
 
@@ -32,6 +34,7 @@ def release(paths: PathsResource, duckdb: DuckDBResource) -> dg.MaterializeResul
                            "attribution": ATTRIBUTION},
         data_card=data_card,
         extra_files=extra_files,
+        version=os.environ.get("AI_EMISSIONS_RELEASE_VERSION") or None,  # `refresh --release-version`
     )
     return dg.MaterializeResult(metadata={
         "version": result.version,

@@ -25,6 +25,7 @@ import pyarrow.parquet as pq
 from schemas import PublishedTable
 
 LATEST = "LATEST"
+STAGING_PREFIX = ".release-"  # a release being written; renamed to its version when complete
 DATA_LICENSE = {"name": "CC-BY-4.0", "title": "Creative Commons Attribution 4.0 International",
                 "path": "https://creativecommons.org/licenses/by/4.0/"}
 
@@ -187,6 +188,14 @@ def changelog_markdown(version: str, previous: str | None, diffs: Mapping[str, d
     return "\n".join(lines).rstrip() + "\n"
 
 
+def _remove_stale_staging(exports_dir: Path) -> None:
+    """Half-written releases of a refresh that was killed (the refresh lock says no other one is running)."""
+    for stale in exports_dir.glob(f"{STAGING_PREFIX}*"):
+        shutil.rmtree(stale, ignore_errors=True)
+    for stale in exports_dir.glob(f".{LATEST}.tmp"):
+        stale.unlink(missing_ok=True)
+
+
 def _atomic_write_text(path: Path, text: str) -> None:
     tmp = path.with_name(f".{path.name}.tmp")
     tmp.write_text(text)
@@ -213,18 +222,19 @@ def write_release(
     version: str | None = None,
 ) -> ReleaseResult:
     exports_dir.mkdir(parents=True, exist_ok=True)
+    if version is not None and (exports_dir / version).exists():
+        raise ReleaseError(f"release {version} exists already in {exports_dir}; published versions are "
+                           "never rewritten")
+    _remove_stale_staging(exports_dir)
     tables = {name: conform(published[name], data) for name, data in tables.items()}
     previous = latest_version(exports_dir)
-    staging = Path(tempfile.mkdtemp(prefix=".release-", dir=exports_dir))
+    staging = Path(tempfile.mkdtemp(prefix=STAGING_PREFIX, dir=exports_dir))
     try:
         hashes = _write_tables(staging, tables)
         digest = content_digest(hashes)
         if version is None and digest == _previous_digest(exports_dir, previous):
             return ReleaseResult(previous, exports_dir / previous, False, digest)
         version = version or next_version(exports_dir, release_date)
-        if (exports_dir / version).exists():
-            raise ReleaseError(f"release {version} exists already in {exports_dir}; published versions are "
-                               "never rewritten")
         prior = {}
         if previous:
             for name in tables:
