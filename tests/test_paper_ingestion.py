@@ -4,14 +4,11 @@ corpus documents, stored as snapshots, their tables extracted and cross-checked 
 from __future__ import annotations
 
 import hashlib
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
 import duckdb
 import pytest
 import yaml
 
-from tests.conftest import refresh
+from tests.conftest import DocumentServer, refresh
 
 # registry source -> the corpus file holding the same document (see the corpus documents/index.csv)
 SERVED = {
@@ -33,37 +30,6 @@ SERVED = {
     "meta_llama4_model_card": "github-meta-llama-llama-models-llama4-MODEL_CARD.md",
     "cohere_environmental_impact": "github-cohere-ai-cohere-developer-experience-environmental-impact.mdx",
 }
-
-
-class DocumentServer:
-    """Serves files like a raw-file host: text/plain, the path's suffix telling the format."""
-
-    def __init__(self, files: dict[str, bytes]):
-        self.files, self.requests = files, []
-        outer = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self):  # noqa: N802 - http.server's name
-                outer.requests.append(self.path)
-                body = outer.files.get(self.path)
-                if body is None:
-                    self.send_error(404)
-                    return
-                self.send_response(200)
-                self.send_header("Content-Type", "text/plain; charset=utf-8")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def close(self):
-        self.server.shutdown()
 
 
 @pytest.fixture

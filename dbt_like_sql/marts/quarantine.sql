@@ -9,6 +9,8 @@ from (
     select * from paper_table_quarantine
     union all by name
     select * from normalize_quarantine
+    union all by name
+    select * from epoch_quarantine
 )
 qualify row_number() over (partition by quarantine_id order by pipeline_stage) = 1
 order by quarantine_id

@@ -4,7 +4,8 @@ import dagster as dg
 
 # Everything downstream of the Hub cards: new or changed cards flow through to a release.
 hub_refresh = dg.define_asset_job(
-    "hub_refresh", selection=dg.AssetSelection.assets("hub_cards", "hub_fetch_errors").downstream(),
+    "hub_refresh",
+    selection=dg.AssetSelection.assets("hub_cards").downstream().required_multi_asset_neighbors(),
     description="Fetch changed Hub cards and rebuild what depends on them",
 )
 full_refresh = dg.define_asset_job(

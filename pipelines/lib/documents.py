@@ -1,7 +1,9 @@
-"""Fetch registry documents (papers, reports, cards) into the snapshot store.
+"""Fetch registry documents (papers, reports, cards, datasets) into the snapshot store.
 
 A document is fetched once: an arXiv version or a card at a commit does not change, so a stored
-snapshot of the same URL is reused. A failure is recorded in the manifest and retried next refresh.
+snapshot of the same URL is reused. A dataset (kind "dataset", e.g. Epoch AI's tables) is fetched at
+every refresh, so its snapshot moves forward; identical bytes are stored once. A failure is recorded in
+the manifest and retried next refresh.
 """
 
 from __future__ import annotations
@@ -66,7 +68,7 @@ def fetch_documents(store: SnapshotStore, sources: list[Source], policy: FetchPo
     """Fetch every source with a fetch_url that has no stored snapshot of that URL yet (none when offline)."""
     report = DocumentReport()
     stored = _stored(store)
-    wanted = [s for s in sources if s.fetch_url and (s.source_id not in stored
+    wanted = [s for s in sources if s.fetch_url and (s.kind == "dataset" or s.source_id not in stored
                                                      or stored[s.source_id].url != s.fetch_url)]
     report.reused = sum(1 for s in sources if s.fetch_url and s not in wanted)
     if wanted and not offline:

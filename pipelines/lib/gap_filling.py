@@ -4,7 +4,9 @@ disclosure for. Disclosed values are inputs here and are never overwritten; what
 
 from __future__ import annotations
 
+import io
 import re
+from pathlib import Path
 
 import pandas as pd
 
@@ -61,6 +63,18 @@ EPOCH_RUN_COLUMNS = {
 EPOCH_SOURCE_ID = "epoch_notable_ai_models"
 _INPUTS = ["hardware", "chip_count", "chip_hours", "training_days", "location", "year", "power_w", "pue",
            "carbon_intensity_kg_per_kwh", "energy_kwh", "organization"]
+
+
+def load_epoch_models(fetched: bytes | None, pinned: Path, reference: Reference) -> tuple[pd.DataFrame, str | None]:
+    """Epoch AI's notable models from the freshly fetched table, or the pinned snapshot when there is none or
+    it cannot be read (columns renamed beyond the known aliases, not a CSV): (models, problem or None)."""
+    if fetched is not None:
+        try:
+            return epoch.map_notable_models(pd.read_csv(io.BytesIO(fetched)), reference), None
+        except (epoch.EpochColumnError, ValueError, UnicodeDecodeError) as exc:
+            problem = f"fetched Epoch table not usable ({exc}); the pinned snapshot was used"
+            return epoch.load_notable_models(pinned, reference), problem
+    return epoch.load_notable_models(pinned, reference), None
 
 
 def name_key(name: str | None) -> str:
