@@ -4,6 +4,7 @@ corpus documents, stored as snapshots, their tables extracted and cross-checked 
 from __future__ import annotations
 
 import hashlib
+
 import duckdb
 import pytest
 import yaml
