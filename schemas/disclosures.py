@@ -32,7 +32,11 @@ class Disclosures(ContractModel):
     unit_as_printed: Series[str] = col("The unit exactly as printed in the source", nullable=True)
     locator: Series[str] = col("Where in the source: table, row, column, section or YAML key")
     hardware: Series[str] = col("Hardware as printed in the source", nullable=True)
+    hardware_id: Series[str] = col("Canonical accelerator id (see ref_accelerators); empty when the printed "
+                                   "hardware is unknown", nullable=True)
     location: Series[str] = col("Location as printed in the source", nullable=True)
+    location_id: Series[str] = col("ISO 3166 country / subdivision or provider:region; empty when the printed "
+                                   "location is unknown", nullable=True)
     year: Series[pd.Int64Dtype] = col("Year of the model's release", nullable=True, ge=1990, le=2100)
     is_pue_included: Series[pd.BooleanDtype] = col("Whether the figure includes data-centre overhead (PUE)",
                                              nullable=True)

@@ -29,5 +29,7 @@ select
     cast(value as double) as value,
     unit,
     value_qualifier,
-    cast(value_resolution as double) as value_resolution
+    cast(value_resolution as double) as value_resolution,
+    hardware_id,
+    location_id
 from normalized_figures

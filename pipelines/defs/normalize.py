@@ -3,8 +3,17 @@
 import dagster as dg
 from dagster_duckdb import DuckDBResource
 
-from pipelines.lib import warehouse
-from pipelines.lib.normalize import FIGURE_COLUMNS, NORMALIZED_COLUMNS, QUARANTINE_COLUMNS, normalize_figures
+from pipelines.defs.reference import REFERENCE_TABLES
+from pipelines.defs.resources import PathsResource
+from pipelines.lib import reference, warehouse
+from pipelines.lib.normalize import (
+    FIGURE_COLUMNS,
+    NORMALIZED_COLUMNS,
+    QUARANTINE_COLUMNS,
+    UNRESOLVED_COLUMNS,
+    normalize_figures,
+    unresolved_names,
+)
 
 FIGURE_TABLES = ["curated_figures", "card_figures"]
 
@@ -13,21 +22,31 @@ FIGURE_TABLES = ["curated_figures", "card_figures"]
     group_name="normalize",
     compute_kind="python",
     specs=[
-        dg.AssetSpec("normalized_figures", deps=FIGURE_TABLES,
-                     description="Every figure with its canonical value and unit"),
-        dg.AssetSpec("normalize_quarantine", deps=FIGURE_TABLES,
+        dg.AssetSpec("normalized_figures", deps=[*FIGURE_TABLES, *REFERENCE_TABLES],
+                     description="Every figure with its canonical value and unit, hardware and location ids"),
+        dg.AssetSpec("normalize_quarantine", deps=[*FIGURE_TABLES, *REFERENCE_TABLES],
                      description="Figures whose value or unit could not be normalized"),
+        dg.AssetSpec("unresolved_names", deps=[*FIGURE_TABLES, *REFERENCE_TABLES],
+                     description="Printed hardware and locations no alias resolves, counted (never guessed)"),
     ],
 )
-def normalized_figures(duckdb: DuckDBResource):
+def normalized_figures(paths: PathsResource, duckdb: DuckDBResource):
+    ref = reference.load_reference(paths.paths.data_dir / "reference")
     with duckdb.get_connection() as con:
         columns = ", ".join(f'"{c}"' for c in FIGURE_COLUMNS)
         union = " union all ".join(f"select {columns} from {t}" for t in FIGURE_TABLES)
         cursor = con.execute(f"select * from ({union}) order by disclosure_id")
         names = [d[0] for d in cursor.description]
         rows = [dict(zip(names, r, strict=True)) for r in cursor.fetchall()]
-        good, bad = normalize_figures(rows)
+        good, bad = normalize_figures(rows, lambda text: reference.resolve_hardware(text, ref),
+                                      lambda text: reference.resolve_location(text, ref))
+        unresolved = unresolved_names(good)
         n_good = warehouse.replace_table(con, "normalized_figures", good, NORMALIZED_COLUMNS)
         n_bad = warehouse.replace_table(con, "normalize_quarantine", bad, QUARANTINE_COLUMNS)
+        warehouse.replace_table(con, "unresolved_names", unresolved, UNRESOLVED_COLUMNS)
     yield dg.MaterializeResult(asset_key="normalized_figures", metadata={"row_count": n_good})
     yield dg.MaterializeResult(asset_key="normalize_quarantine", metadata={"row_count": n_bad})
+    yield dg.MaterializeResult(asset_key="unresolved_names", metadata={
+        "row_count": len(unresolved),
+        "unresolved_hardware": sum(u["figure_count"] for u in unresolved if u["kind"] == "hardware"),
+        "unresolved_locations": sum(u["figure_count"] for u in unresolved if u["kind"] == "location")})

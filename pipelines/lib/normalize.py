@@ -47,7 +47,11 @@ NORMALIZED_COLUMNS: dict[str, str] = {
     "unit": "VARCHAR",
     "value_qualifier": "VARCHAR",
     "value_resolution": "DOUBLE",  # one unit of the last printed digit: rounding is not a conflict
+    "hardware_id": "VARCHAR",  # canonical accelerator, when the printed hardware resolves
+    "location_id": "VARCHAR",  # ISO country / subdivision or provider:region, when the printed location resolves
 }
+
+UNRESOLVED_COLUMNS = {"kind": "VARCHAR", "text_as_printed": "VARCHAR", "figure_count": "BIGINT"}
 
 QUARANTINE_COLUMNS: dict[str, str] = {
     "quarantine_id": "VARCHAR",
@@ -75,8 +79,25 @@ def quarantine_row(pipeline_stage: str, source_id: str | None, locator: str | No
     }
 
 
-def normalize_figures(rows: list[dict]) -> tuple[list[dict], list[dict]]:
-    """Normalize each figure; a figure that cannot be normalized becomes a quarantine row instead."""
+def _resolved(resolver, text: str | None) -> str | None:
+    return resolver(text) if resolver and text else None
+
+
+def unresolved_names(rows: list[dict]) -> list[dict]:
+    """Printed hardware and locations that did not resolve, with how many figures print them: kept as
+    printed and counted (the alias tables grow from this list), never guessed."""
+    counts: dict[tuple[str, str], int] = {}
+    for row in rows:
+        for kind in ("hardware", "location"):
+            if row.get(kind) and not row.get(f"{kind}_id"):
+                counts[(kind, row[kind])] = counts.get((kind, row[kind]), 0) + 1
+    return [{"kind": k, "text_as_printed": t, "figure_count": n} for (k, t), n in sorted(counts.items())]
+
+
+def normalize_figures(rows: list[dict], resolve_hardware=None, resolve_location=None
+                      ) -> tuple[list[dict], list[dict]]:
+    """Normalize each figure; a figure that cannot be normalized becomes a quarantine row instead.
+    Printed hardware and locations are resolved to canonical ids where the resolvers know them."""
     good, bad = [], []
     for row in rows:
         try:
@@ -89,5 +110,7 @@ def normalize_figures(rows: list[dict]) -> tuple[list[dict], list[dict]]:
                                       f"{row['metric']}: {exc}"))
             continue
         good.append({**{c: row.get(c) for c in FIGURE_COLUMNS}, "value": result.value, "unit": result.unit,
-                     "value_qualifier": result.qualifier, "value_resolution": result.resolution})
+                     "value_qualifier": result.qualifier, "value_resolution": result.resolution,
+                     "hardware_id": _resolved(resolve_hardware, row["hardware"]),
+                     "location_id": _resolved(resolve_location, row["location"])})
     return good, bad

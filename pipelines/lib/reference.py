@@ -233,7 +233,11 @@ def resolve_location(text: str | None, reference: Reference | None = None) -> st
         return None
     key = ("location", raw)
     if key not in ref.memo:
-        ref.memo[key] = _resolve_location(raw, ref)
+        found = _resolve_location(raw, ref)
+        bare = re.sub(r"\s*\([^)]*\)\s*$", "", raw)  # 'AWS us-west-2 (Oregon)': a gloss on a resolvable name
+        if found is None and bare and bare != raw:
+            found = _resolve_location(bare, ref)
+        ref.memo[key] = found
     found = ref.memo[key]
     if found is None:
         UNRESOLVED_LOCATIONS[raw] += 1
