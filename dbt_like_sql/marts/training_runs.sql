@@ -1,6 +1,7 @@
 -- Published: one row per model and stage. Disclosed figures are kept as disclosed; where a run has no
 -- disclosed emissions, the estimate fills emissions_tco2e and emissions_origin says 'estimated'.
 -- Runs of Epoch AI notable models that no source discloses are estimated from Epoch's inputs.
+-- A default (PUE, grid intensity) is shown only where an estimate used it; its *_origin column says so.
 with runs as (
     select
         run_id, model_id, model_name, organization, stage, year, hardware, chip_count, chip_hours, energy_kwh,
@@ -28,10 +29,15 @@ select
     e.energy_origin,
     r.location,
     e.location_id,
-    coalesce(r.pue, e.pue_used) as pue,
-    e.pue_origin,
-    coalesce(r.carbon_intensity_kg_per_kwh, e.carbon_intensity_used_kg_per_kwh) as carbon_intensity_kg_per_kwh,
-    e.carbon_intensity_origin,
+    coalesce(r.pue, if(e.estimated_tco2e is null, null, e.pue_used)) as pue,
+    case when r.pue is not null then 'disclosed' when e.estimated_tco2e is not null then e.pue_origin end
+        as pue_origin,
+    coalesce(r.carbon_intensity_kg_per_kwh, if(e.estimated_tco2e is null, null, e.carbon_intensity_used_kg_per_kwh))
+        as carbon_intensity_kg_per_kwh,
+    case
+        when r.carbon_intensity_kg_per_kwh is not null then 'disclosed'
+        when e.estimated_tco2e is not null then e.carbon_intensity_origin
+    end as carbon_intensity_origin,
     coalesce(r.emissions_tco2e, e.estimated_tco2e) as emissions_tco2e,
     case
         when r.emissions_tco2e is not null then r.emissions_basis

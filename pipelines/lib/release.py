@@ -152,7 +152,8 @@ def diff_tables(previous: pa.Table | None, current: pa.Table, key: tuple[str, ..
     """Rows added, removed and changed (with old and new values per field) between two versions."""
     cur = _row_ids(current.to_pandas(), key)
     if previous is None:
-        return {"added": sorted(cur.index), "removed": [], "changed": {}}
+        return {"added": sorted(cur.index), "removed": [], "changed": {}, "columns_added": [],
+                "columns_removed": []}
     prev = _row_ids(previous.to_pandas(), key)
     common = [c for c in cur.columns if c in prev.columns]
     changed = {}
@@ -165,7 +166,9 @@ def diff_tables(previous: pa.Table | None, current: pa.Table, key: tuple[str, ..
         if fields:
             changed[row_id] = fields
     return {"added": sorted(cur.index.difference(prev.index)),
-            "removed": sorted(prev.index.difference(cur.index)), "changed": changed}
+            "removed": sorted(prev.index.difference(cur.index)), "changed": changed,
+            "columns_added": [c for c in current.column_names if c not in previous.column_names],
+            "columns_removed": [c for c in previous.column_names if c not in current.column_names]}
 
 
 def changelog_markdown(version: str, previous: str | None, diffs: Mapping[str, dict]) -> str:
@@ -177,6 +180,9 @@ def changelog_markdown(version: str, previous: str | None, diffs: Mapping[str, d
     for name, diff in diffs.items():
         lines += [f"## {name}", "",
                   f"{len(diff['added'])} added, {len(diff['removed'])} removed, {len(diff['changed'])} changed.", ""]
+        if diff.get("columns_added") or diff.get("columns_removed"):
+            lines += [f"Columns added: {', '.join(diff['columns_added']) or 'none'}; columns removed: "
+                      f"{', '.join(diff['columns_removed']) or 'none'}.", ""]
         if previous is None:
             continue
         lines += [f"- added `{row_id}`" for row_id in diff["added"]]
@@ -263,7 +269,7 @@ def write_release(
         os.chmod(staging, 0o755)
         os.rename(staging, exports_dir / version)  # atomic: the version appears whole or not at all
         _atomic_write_text(exports_dir / LATEST, version + "\n")
-        changes = {name: {k: len(v) for k, v in d.items()} for name, d in diffs.items()}
+        changes = {name: {k: len(d[k]) for k in ("added", "removed", "changed")} for name, d in diffs.items()}
         return ReleaseResult(version, exports_dir / version, True, digest, changes)
     finally:
         if staging.exists():
