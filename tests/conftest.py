@@ -52,6 +52,20 @@ def refresh(*args: str, expect_ok: bool = True):
     return result
 
 
+def fetch(env: dict[str, Path], sql: str, *, as_dicts: bool = False) -> list:
+    """Rows of a query on the warehouse a test refresh built (read-only, closed afterwards)."""
+    import duckdb
+
+    con = duckdb.connect(str(env["home"] / "warehouse.duckdb"), read_only=True)
+    try:
+        cursor = con.execute(sql)
+        rows = cursor.fetchall()
+        names = [d[0] for d in cursor.description]
+    finally:
+        con.close()
+    return [dict(zip(names, r, strict=True)) for r in rows] if as_dicts else rows
+
+
 def _main():
     from pipelines.cli import main
 

@@ -3,11 +3,12 @@ snapshot when the fetch fails or the table cannot be read."""
 
 from __future__ import annotations
 
-import duckdb
+import hashlib
+
 import pytest
 import yaml
 
-from tests.conftest import DocumentServer, refresh
+from tests.conftest import DocumentServer, fetch, refresh
 
 PINNED = "reference/epoch_notable_ai_models.csv"
 
@@ -23,12 +24,6 @@ def serve_epoch(data_copy, body: bytes):
     return server
 
 
-def rows(env, sql):
-    con = duckdb.connect(str(env["home"] / "warehouse.duckdb"), read_only=True)
-    try:
-        return con.execute(sql).fetchall()
-    finally:
-        con.close()
 
 
 @pytest.fixture
@@ -49,14 +44,12 @@ def test_a_fresh_epoch_table_feeds_the_estimates(data_copy, online):
         refresh()
     finally:
         server.close()
-    ((origin, chip_hours, emissions, low, high, source),) = rows(
+    ((origin, chip_hours, emissions, low, high, source),) = fetch(
         online, "select emissions_origin, chip_hours, emissions_tco2e, estimate_low_tco2e, estimate_high_tco2e, "
                 "source_id from training_runs where model_name = 'Test Model Zeta'")
     assert origin == "estimated" and chip_hours == 64 * 100 and low <= emissions <= high
     assert source == "epoch_notable_ai_models"
-    import hashlib
-
-    ((sha,),) = rows(online, "select snapshot_sha256 from sources where source_id = 'epoch_notable_ai_models'")
+    ((sha,),) = fetch(online, "select snapshot_sha256 from sources where source_id = 'epoch_notable_ai_models'")
     assert sha == hashlib.sha256(body.encode()).hexdigest()
 
 
@@ -66,7 +59,7 @@ def test_an_unreadable_epoch_table_is_quarantined_and_the_pinned_snapshot_stands
         refresh()
     finally:
         server.close()
-    reasons = [r for (r,) in rows(online, "select reason from quarantine where source_id = 'epoch_notable_ai_models'")]
+    reasons = [r for (r,) in fetch(online, "select reason from quarantine where source_id = 'epoch_notable_ai_models'")]
     assert len(reasons) == 1 and "pinned snapshot was used" in reasons[0]
-    pinned_models = rows(online, "select count(*) from training_runs where source_id = 'epoch_notable_ai_models'")
+    pinned_models = fetch(online, "select count(*) from training_runs where source_id = 'epoch_notable_ai_models'")
     assert pinned_models[0][0] > 50

@@ -3,21 +3,14 @@ serving the corpus cards and 1,000 generated ones."""
 
 from __future__ import annotations
 
-import duckdb
 import pytest
 from hub_emulator import HubEmulator, corpus_cards, generated_card
 
-from tests.conftest import refresh
+from tests.conftest import fetch, refresh
 
 GENERATED = 1000
 
 
-def query(env, sql):
-    con = duckdb.connect(str(env["home"] / "warehouse.duckdb"), read_only=True)
-    try:
-        return con.execute(sql).fetchall()
-    finally:
-        con.close()
 
 
 @pytest.fixture
@@ -35,11 +28,11 @@ def hub(data_copy, isolated_env, monkeypatch):
 def test_hub_cards_land_incrementally_and_survive_an_unreachable_hub(hub, isolated_env):
     emulator, cards = hub
     refresh()
-    landed = {repo for (repo,) in query(isolated_env, "select repo_id from hub_cards")}
+    landed = {repo for (repo,) in fetch(isolated_env, "select repo_id from hub_cards")}
     assert landed == set(cards)
     assert emulator.counts["resolve"] == len(cards)
     # every generated card's figure reaches the published disclosures, located and sourced at its revision
-    rows = query(isolated_env, "select model_id, value, unit_as_printed, source_url, snapshot_sha256 from "
+    rows = fetch(isolated_env, "select model_id, value, unit_as_printed, source_url, snapshot_sha256 from "
                                "disclosures where model_id like 'emulated/%' and metric = 'emissions' "
                                "and locator = 'co2_eq_emissions.emissions'")
     by_model = {model: (value, unit, url, sha) for model, value, unit, url, sha in rows}
@@ -48,7 +41,7 @@ def test_hub_cards_land_incrementally_and_survive_an_unreachable_hub(hub, isolat
     revision = emulator.sha("emulated/model-0007")
     assert unit == "g" and url == f"{emulator.url}/emulated/model-0007/blob/{revision}/README.md"
     assert len(sha) == 64
-    runs = query(isolated_env, "select count(*) from training_runs where model_id like 'emulated/%'")
+    runs = fetch(isolated_env, "select count(*) from training_runs where model_id like 'emulated/%'")
     assert runs[0][0] == GENERATED
 
     emulator.reset_counts()
@@ -61,13 +54,13 @@ def test_hub_cards_land_incrementally_and_survive_an_unreachable_hub(hub, isolat
     emulator.reset_counts()
     refresh()
     assert emulator.counts["resolve"] == 1  # the changed card alone
-    (new_value,) = query(isolated_env, "select value from disclosures where model_id = 'emulated/model-0007' "
+    (new_value,) = fetch(isolated_env, "select value from disclosures where model_id = 'emulated/model-0007' "
                                        "and metric = 'emissions' and locator = 'co2_eq_emissions.emissions'")[0]
     assert new_value != value
 
-    before = query(isolated_env, "select count(*) from disclosures")[0][0]
+    before = fetch(isolated_env, "select count(*) from disclosures")[0][0]
     emulator.stop()
     result = refresh()  # the Hub is gone: the refresh still finishes, with what was stored
     assert "could not reach" in result.output
-    assert query(isolated_env, "select count(*) from disclosures")[0][0] == before
-    assert {r for (r,) in query(isolated_env, "select repo_id from hub_cards")} == set(cards)
+    assert fetch(isolated_env, "select count(*) from disclosures")[0][0] == before
+    assert {r for (r,) in fetch(isolated_env, "select repo_id from hub_cards")} == set(cards)

@@ -5,11 +5,10 @@ from __future__ import annotations
 
 import hashlib
 
-import duckdb
 import pytest
 import yaml
 
-from tests.conftest import DocumentServer, refresh
+from tests.conftest import DocumentServer, fetch, refresh
 
 # registry source -> the corpus file holding the same document (see the corpus documents/index.csv)
 SERVED = {
@@ -48,20 +47,12 @@ def served(corpus, data_copy, isolated_env, monkeypatch):
     server.close()
 
 
-def query(env, sql):
-    con = duckdb.connect(str(env["home"] / "warehouse.duckdb"), read_only=True)
-    try:
-        cursor = con.execute(sql)
-        names = [d[0] for d in cursor.description]
-        return [dict(zip(names, r, strict=True)) for r in cursor.fetchall()]
-    finally:
-        con.close()
 
 
 def test_tables_of_fetched_documents_agree_with_curated_figures(served, isolated_env):
     server, files = served
     refresh()
-    checks = query(isolated_env, "select * from paper_table_checks")
+    checks = fetch(isolated_env, "select * from paper_table_checks", as_dicts=True)
     by_source: dict[str, dict[str, int]] = {}
     for check in checks:
         by_source.setdefault(check["source_id"], {}).setdefault(check["status"], 0)
@@ -71,13 +62,14 @@ def test_tables_of_fetched_documents_agree_with_curated_figures(served, isolated
     for source_id in SERVED:
         assert by_source.get(source_id, {}).get("agree", 0) > 0, (source_id, by_source.get(source_id))
     # every figure of a fetched document carries the sha256 of the bytes that were served
-    snapshots = {r["source_id"]: r["snapshot_sha256"] for r in query(isolated_env, "select * from sources")}
+    sources = fetch(isolated_env, "select source_id, snapshot_sha256 from sources")
+    snapshots = dict(sources)
     for source_id, name in SERVED.items():
         body = files[f"/{source_id}/{name}"]
         assert snapshots[source_id] == hashlib.sha256(body).hexdigest()
-    unsnapshotted = query(isolated_env, "select count(*) as n from disclosures where source_id in "
+    unsnapshotted = fetch(isolated_env, "select count(*) as n from disclosures where source_id in "
                                         f"({', '.join(repr(s) for s in SERVED)}) and snapshot_sha256 is null")
-    assert unsnapshotted[0]["n"] == 0
+    assert unsnapshotted[0][0] == 0
 
 
 def test_documents_are_fetched_once(served, isolated_env):

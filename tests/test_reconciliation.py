@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import shutil
 
-import duckdb
 import pytest
 import yaml
 
-from tests.conftest import REPO, pipeline_env, refresh
+from tests.conftest import REPO, fetch, pipeline_env, refresh
 
 
 def source(source_id, organization, published):
@@ -75,15 +74,11 @@ def warehouse(tmp_path_factory):
         (data / "curated" / f"{source_id}.yaml").write_text(yaml.safe_dump({"source_id": source_id, "runs": runs}))
     with pipeline_env(root, AI_EMISSIONS_DATA=data):
         refresh()
-    con = duckdb.connect(str(root / "home" / "warehouse.duckdb"), read_only=True)
-    yield con
-    con.close()
+    return {"home": root / "home"}
 
 
-def rows(con, sql):
-    cursor = con.execute(sql)
-    names = [d[0] for d in cursor.description]
-    return [dict(zip(names, r, strict=True)) for r in cursor.fetchall()]
+def rows(env, sql):
+    return fetch(env, sql, as_dicts=True)
 
 
 def test_first_party_figure_is_the_headline_over_restatements_and_superseded(warehouse):

@@ -1,7 +1,11 @@
 -- One candidate run per model, stage and source: the whole-run figures of that source pivoted into
 -- columns. Per-use figures (functional_unit) and footprint components are not whole-run figures.
 with whole_run as (
-    select *
+    select
+        *,
+        -- headline basis order: location-based, unspecified, operational, lifecycle (market-based has its column)
+        case basis when 'location-based' then 1 when 'unspecified' then 2 when 'operational' then 3
+            when 'lifecycle' then 4 end as basis_rank
     from int_disclosures_sourced
     where functional_unit is null and component is null
 ),
@@ -42,19 +46,10 @@ select
     max(w.value) filter (where w.metric = 'pue' and not w.is_superseded) as pue,
     max(w.value) filter (where w.metric = 'carbon_intensity' and not w.is_superseded)
         as carbon_intensity_kg_per_kwh,
-    -- headline basis order: location-based, unspecified, operational, lifecycle (market-based has its column)
-    arg_min(
-        w.value,
-        case w.basis when 'location-based' then 1 when 'unspecified' then 2 when 'operational' then 3
-            when 'lifecycle' then 4 end
-    ) filter (where w.metric = 'emissions' and w.basis <> 'market-based' and not w.is_superseded)
-        as emissions_tco2e,
-    arg_min(
-        w.basis,
-        case w.basis when 'location-based' then 1 when 'unspecified' then 2 when 'operational' then 3
-            when 'lifecycle' then 4 end
-    ) filter (where w.metric = 'emissions' and w.basis <> 'market-based' and not w.is_superseded)
-        as emissions_basis,
+    arg_min(w.value, w.basis_rank) filter (where w.metric = 'emissions' and w.basis <> 'market-based'
+                                           and not w.is_superseded) as emissions_tco2e,
+    arg_min(w.basis, w.basis_rank) filter (where w.metric = 'emissions' and w.basis <> 'market-based'
+                                           and not w.is_superseded) as emissions_basis,
     max(w.value) filter (where w.metric = 'emissions' and w.basis = 'market-based' and not w.is_superseded)
         as market_based_emissions_tco2e,
     any_value(c.embodied_tco2e) as embodied_tco2e
