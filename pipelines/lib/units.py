@@ -72,7 +72,9 @@ UNIT_FACTORS: dict[str, dict[str, float]] = {
                    "a100hours": 1.0, "h100hours": 1.0, "v100hours": 1.0, "p100hours": 1.0, "tpuv2hours": 1.0,
                    "tpuv3hours": 1.0, "tpuv4hours": 1.0,  # hours named after the chip ("123k A100 hours")
                    "a100gpuhours": 1.0, "h100gpuhours": 1.0, "v100gpuhours": 1.0, "gpuhour": 1.0,
-                   "gpuhrs": 1.0, "tpuhour": 1.0},
+                   "gpuhrs": 1.0, "tpuhour": 1.0,
+                   # chip-named hours with a memory size or another chip ("200,000 A100 80GB hours")
+                   "a10080gbhours": 1.0, "h800gpuhours": 1.0, "h800hours": 1.0},
     "power": _POWER,
     "tdp": _POWER,
     "pue": {"": 1.0, "ratio": 1.0, "pue": 1.0},
