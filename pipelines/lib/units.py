@@ -54,7 +54,8 @@ _EMISSIONS = {
 _ENERGY = {"wh": 1e-3, "kwh": 1.0, "mwh": 1e3, "gwh": 1e6, "twh": 1e9, "j": 1 / 3.6e6, "kj": 1 / 3.6e3,
            "mj": 1 / 3.6,
            # "kWh·PUE": kWh already multiplied by the PUE (Strubell et al. 2019, Table 3)
-           "kwhpue": 1.0, "watthours": 1e-3}
+           "kwhpue": 1.0, "watthours": 1e-3,
+           "kwhr": 1.0}  # "kW-hr" (GPT-3 paper, Sec. 6.3)
 _HOURS = {"hours": 1.0, "hour": 1.0, "h": 1.0, "hrs": 1.0, "days": 24.0, "day": 24.0, "weeks": 168.0,
           "months": 730.5, "month": 730.5,  # a month is 1/12 of a 365.25-day year
           "s": 1 / 3600, "sec": 1 / 3600, "secs": 1 / 3600, "second": 1 / 3600, "seconds": 1 / 3600,
