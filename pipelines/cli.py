@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+from contextlib import contextmanager
 import os
 import sys
 
@@ -34,15 +35,29 @@ def _user_error(error) -> str:
               help="Name the release to cut (default: CalVer of today); an existing version is never rewritten.")
 def refresh(verbose: bool, offline: bool, release_version: str | None) -> None:
     """Materialize every asset: ingest, extract, normalize, transform, estimate, export."""
-    if offline:
-        os.environ["AI_EMISSIONS_OFFLINE"] = "1"
-    if release_version:
-        os.environ["AI_EMISSIONS_RELEASE_VERSION"] = release_version
+    overrides = {"AI_EMISSIONS_OFFLINE": "1" if offline else None, "AI_EMISSIONS_RELEASE_VERSION": release_version}
     try:
-        with refresh_lock(Paths.from_env().home):
+        with _environment(overrides), refresh_lock(Paths.from_env().home):
             _refresh(verbose)
     except RefreshRunning as exc:
         raise click.ClickException(str(exc)) from exc
+
+
+@contextmanager
+def _environment(overrides: dict[str, str | None]):
+    """Options reach the assets as environment variables, for this run only (in-process callers go on)."""
+    saved = {name: os.environ.get(name) for name, value in overrides.items() if value is not None}
+    os.environ.update({name: value for name, value in overrides.items() if value is not None})
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
 
 
 def _refresh(verbose: bool) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 
 import duckdb
 import pytest
@@ -94,6 +95,7 @@ def test_unchanged_inputs_cut_no_new_version_and_rebuild_is_byte_identical(isola
     published = {p.name: p.read_bytes() for p in (exports / version).iterdir()}
     refused = refresh("--release-version", version, expect_ok=False)
     assert refused.exit_code != 0 and "never rewritten" in refused.output
+    assert "AI_EMISSIONS_RELEASE_VERSION" not in os.environ  # an option lasts one run
     assert {p.name: p.read_bytes() for p in (exports / version).iterdir()} == published
     # a clean rebuild elsewhere gives the same bytes
     monkeypatch.setenv("AI_EMISSIONS_HOME", str(tmp_path / "home2"))
