@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import json
 import logging
-from contextlib import contextmanager
 import os
 import sys
+from contextlib import contextmanager
 
 import click
 import duckdb
@@ -56,8 +56,6 @@ def _environment(overrides: dict[str, str | None]):
                 os.environ.pop(name, None)
             else:
                 os.environ[name] = value
-
-
 
 
 def _refresh(verbose: bool) -> None:
