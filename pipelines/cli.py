@@ -143,7 +143,7 @@ def query(sql: str, fmt: str) -> None:
     paths = Paths.from_env()
     try:
         con = warehouse.connect_read_only(paths.warehouse)
-    except (warehouse.WarehouseMissing, warehouse.WarehouseBusy) as exc:
+    except (warehouse.WarehouseMissing, warehouse.WarehouseBusy, warehouse.WarehouseUnreadable) as exc:
         raise click.ClickException(str(exc)) from exc
     try:
         frame = con.execute(sql).df()

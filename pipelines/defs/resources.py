@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import dagster as dg
 from dagster_duckdb import DuckDBResource
 
+from pipelines.lib import warehouse
 from pipelines.lib.settings import Paths
 
 
@@ -28,9 +31,20 @@ class PathsResource(dg.ConfigurableResource):
         return Paths(Path(self.data_dir), Path(self.sql_dir), Path(self.home), Path(self.exports_dir))
 
 
+class WarehouseResource(DuckDBResource):
+    """The DuckDB warehouse; its file is created whole or not at all, so a killed refresh cannot tear it."""
+
+    @contextmanager
+    def get_connection(self) -> Iterator:
+        if self.database != ":memory:":
+            warehouse.ensure_created(Path(self.database))
+        with super().get_connection() as con:
+            yield con
+
+
 def build_resources(paths: Paths) -> dict:
     paths.home.mkdir(parents=True, exist_ok=True)
     return {
         "paths": PathsResource.from_paths(paths),
-        "duckdb": DuckDBResource(database=str(paths.warehouse)),
+        "duckdb": WarehouseResource(database=str(paths.warehouse)),
     }

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 import time
+import uuid
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
@@ -24,6 +27,50 @@ class WarehouseBusy(RuntimeError):
 
 class WarehouseMissing(FileNotFoundError):
     """No warehouse yet: run a refresh first."""
+
+
+class WarehouseUnreadable(RuntimeError):
+    """The warehouse file exists but DuckDB cannot open it."""
+
+
+# DuckDB creates a database file in place, then writes a main header and two database headers (4 KiB each)
+# and syncs them before anything else: a shorter file is a creation cut short (a killed process) and holds
+# no data, yet every later open refuses it.
+_DUCKDB_HEADER_BYTES = 3 * 4096
+_LEFTOVER_AGE_S = 3600  # a temporary database this old is no creation in progress
+
+
+def _is_torn(path: Path) -> bool:
+    return path.is_file() and path.stat().st_size < _DUCKDB_HEADER_BYTES
+
+
+def ensure_created(path: Path) -> None:
+    """Create the warehouse file if it is missing (or torn at creation) so that it appears whole or not at all.
+
+    The new database is made under a temporary name and linked into place (link, unlike rename, never
+    replaces a file another process created meanwhile); a file torn by an interrupted in-place creation is
+    replaced, with its write-ahead log, since it holds nothing.
+    """
+    if path.exists() and not _is_torn(path):
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    for leftover in path.parent.glob(f".{path.name}.*.new"):  # of a process killed while creating
+        with contextlib.suppress(FileNotFoundError):
+            if leftover.stat().st_mtime < time.time() - _LEFTOVER_AGE_S:
+                leftover.unlink()
+    fresh = path.with_name(f".{path.name}.{uuid.uuid4().hex}.new")
+    try:
+        duckdb.connect(str(fresh)).close()
+        if _is_torn(path):
+            path.with_name(f"{path.name}.wal").unlink(missing_ok=True)
+            os.replace(fresh, path)
+        else:
+            try:
+                os.link(fresh, path)
+            except FileExistsError:
+                pass  # another process created it first: theirs stands
+    finally:
+        fresh.unlink(missing_ok=True)
 
 
 def arrow_table(rows: Iterable[Mapping], columns: Mapping[str, str]) -> pa.Table:
@@ -64,15 +111,18 @@ def replace_frame(con: duckdb.DuckDBPyConnection, name: str, frame) -> int:
 
 
 def connect_read_only(path: Path, *, attempts: int = 5, wait_s: float = 0.2) -> duckdb.DuckDBPyConnection:
-    """Open the warehouse read-only; a clear error when it is missing or a refresh holds the lock."""
+    """Open the warehouse read-only; a clear error when it is missing, unreadable or a refresh holds the lock."""
     if not path.exists():
         raise WarehouseMissing(f"no warehouse at {path}: run `ai-emissions refresh` first")
+    if _is_torn(path):
+        raise WarehouseUnreadable(f"the warehouse at {path} is unfinished (a refresh was stopped while creating it): "
+                                  "run `ai-emissions refresh`")
     for attempt in range(attempts):
         try:
             return duckdb.connect(str(path), read_only=True)
-        except duckdb.IOException as exc:
+        except duckdb.Error as exc:
             if "lock" not in str(exc).lower():
-                raise
+                raise WarehouseUnreadable(f"cannot open the warehouse at {path}: {str(exc).strip()}") from exc
             if attempt == attempts - 1:
                 raise WarehouseBusy("a refresh is writing the warehouse right now; try again when it ends") from exc
             time.sleep(wait_s)
