@@ -165,8 +165,11 @@ class AsyncFetcher:
             raise ValueError("a token needs the origin it belongs to")
         self._auth = _OriginBearerAuth(token, token_origin) if token and token_origin else None
         self._transport = transport
-        self._client: httpx.AsyncClient | None = None
-        self._semaphore = asyncio.Semaphore(self.policy.concurrency)
+        # One client (one keep-alive connection) per request slot: a free client is a free slot. httpcore scans
+        # every connection of a pool, with a poll() and a getpeername() each, whenever a request starts or
+        # ends; one pool of `concurrency` connections made that scan most of the client's CPU time.
+        self._clients: list[httpx.AsyncClient] = []
+        self._free: asyncio.Queue[httpx.AsyncClient] = asyncio.Queue()
         self._connect_failures: Counter[str] = Counter()
         self._down: set[str] = set()
         self._deadline: float | None = None
@@ -179,26 +182,31 @@ class AsyncFetcher:
     async def __aenter__(self) -> AsyncFetcher:
         policy = self.policy
         timeout = httpx.Timeout(policy.read_timeout_s, connect=policy.connect_timeout_s)
-        limits = httpx.Limits(
-            max_connections=policy.concurrency, max_keepalive_connections=policy.concurrency
-        )
-        self._client = httpx.AsyncClient(
-            timeout=timeout,
-            limits=limits,
-            follow_redirects=True,
-            headers={"User-Agent": policy.user_agent},
-            auth=self._auth,
-            transport=self._transport,
-            trust_env=False,
-        )
+        limits = httpx.Limits(max_connections=1, max_keepalive_connections=1)
+        tls = httpx.create_ssl_context(trust_env=False)  # loading the CA bundle once, not once per client
+        self._clients = [
+            httpx.AsyncClient(
+                timeout=timeout,
+                limits=limits,
+                verify=tls,
+                follow_redirects=True,
+                headers={"User-Agent": policy.user_agent},
+                auth=self._auth,
+                transport=self._transport,
+                trust_env=False,
+            )
+            for _ in range(max(1, policy.concurrency))
+        ]
+        for client in self._clients:
+            self._free.put_nowait(client)
         if policy.deadline_s is not None:
             self._deadline = time.monotonic() + policy.deadline_s
         return self
 
     async def __aexit__(self, *exc: object) -> None:
-        if self._client is not None:
-            await self._client.aclose()
-            self._client = None
+        clients, self._clients = self._clients, []
+        for client in clients:
+            await client.aclose()
 
     async def get(self, url: str, *, label: str, params: Mapping[str, Any] | None = None,
                   max_bytes: int | None = None) -> Fetched:
@@ -207,7 +215,9 @@ class AsyncFetcher:
         ``max_bytes`` overrides the policy's size cap for this request (e.g. for API listings).
         """
         policy = self.policy
-        async with self._semaphore:
+        assert self._clients, "use AsyncFetcher as an async context manager"
+        client = await self._free.get()  # at most `concurrency` requests (and their retries) at once
+        try:
             try:
                 async for attempt in stamina.retry_context(
                     on=self._backoff_hook,
@@ -220,11 +230,13 @@ class AsyncFetcher:
                     with attempt:
                         if attempt.num > 1:
                             self.stats.retries[label] += 1
-                        return await self._attempt(url, label, params, max_bytes or policy.max_bytes)
+                        return await self._attempt(client, url, label, params, max_bytes or policy.max_bytes)
             except FetchError:
                 raise
             except httpx.HTTPError as error:
                 raise _as_fetch_error(url, error) from None
+        finally:
+            self._free.put_nowait(client)
         raise FetchError(url, "no_attempt")  # only reachable with attempts=0
 
     def _backoff_hook(self, error: Exception) -> bool | float:
@@ -240,9 +252,8 @@ class AsyncFetcher:
             return True
         return origin not in self._down  # stop at once when the origin was just given up on
 
-    async def _attempt(self, url: str, label: str, params: Mapping[str, Any] | None, max_bytes: int
-                       ) -> Fetched:
-        assert self._client is not None, "use AsyncFetcher as an async context manager"
+    async def _attempt(self, client: httpx.AsyncClient, url: str, label: str, params: Mapping[str, Any] | None,
+                       max_bytes: int) -> Fetched:
         origin = origin_of(url)
         if origin in self._down:
             raise FetchError(url, "unreachable", detail="earlier connection attempts failed")
@@ -250,7 +261,7 @@ class AsyncFetcher:
             raise FetchError(url, "deadline_exceeded")
         self.stats.requests[label] += 1
         try:
-            async with self._client.stream("GET", url, params=params) as response:
+            async with client.stream("GET", url, params=params) as response:
                 self._connect_failures[origin] = 0
                 status = response.status_code
                 if status in RETRYABLE_STATUS:
