@@ -254,12 +254,12 @@ def render(cards: int, steps: list[Step], bytecode_cache: bool) -> str:
         "emulator (its own process); the real `ai-emissions refresh` in a subprocess, from an empty state folder:",
         "every card listed, fetched, parsed, normalized, estimated, checked and released (Parquet, CSV, plots,",
         "explorer), with the curated data and no other network. Wall time is from starting the command to its",
-        "exit (interpreter start and imports included). "
-        + ("Compiled modules are cached between runs, as on an ordinary install (this machine sets "
-           "PYTHONDONTWRITEBYTECODE=1; `--no-bytecode-cache` measures that: every run then compiles its "
-           "imports, about 3.5 s more)." if bytecode_cache else
-           "Run with `--no-bytecode-cache`: PYTHONDONTWRITEBYTECODE=1 as this machine sets it, so every run "
-           "compiles its imports."),
+        "exit (interpreter start and imports included).",
+        *(["Compiled modules are cached between runs, as on an ordinary install (this machine sets",
+           "PYTHONDONTWRITEBYTECODE=1; with `--no-bytecode-cache` every run compiles its imports, ~3.5 s more)."]
+          if bytecode_cache else
+          ["Run with `--no-bytecode-cache`: PYTHONDONTWRITEBYTECODE=1 as this machine sets it, so every run",
+           "compiles its imports."]),
         "",
         "| step | wall time | cards/s | CPU: refresh + emulator | peak memory (process tree) "
         "| requests seen by the emulator | as expected | exit |",
