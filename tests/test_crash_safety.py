@@ -225,6 +225,16 @@ def assert_usable_after_kill(env: dict[str, str], root: Path, releases_before: d
     assert_releases_intact(root / "exports", releases_before)
 
 
+def torn_warehouse(home: Path, written: int) -> None:
+    """What a kill during DuckDB's creation of the warehouse leaves: it creates the file, then writes three
+    4 KiB header blocks and syncs them (seen with strace). A real kill there is too brief to hit by timing."""
+    fresh = home.parent / "fresh.duckdb"
+    duckdb.connect(str(fresh)).close()
+    home.mkdir(parents=True, exist_ok=True)
+    (home / "warehouse.duckdb").write_bytes(fresh.read_bytes()[:written])
+    fresh.unlink()
+
+
 # -- fixtures ------------------------------------------------------------------------------------------
 
 
@@ -260,17 +270,9 @@ def copy_state(baseline: Baseline, root: Path) -> None:
 # -- tests ---------------------------------------------------------------------------------------------
 
 
-def torn_warehouse(home: Path, written: int) -> None:
-    """What a kill during DuckDB's creation of the warehouse leaves: it creates the file, then writes three
-    4 KiB header blocks and syncs them (seen with strace). A real kill there is too brief to hit by timing."""
-    fresh = home.parent / "fresh.duckdb"
-    duckdb.connect(str(fresh)).close()
-    home.mkdir(parents=True, exist_ok=True)
-    (home / "warehouse.duckdb").write_bytes(fresh.read_bytes()[:written])
-    fresh.unlink()
-
-
 def test_refresh_killed_at_each_stage_leaves_usable_state_and_the_next_one_completes(baseline, data, tmp_path):
+    """Killed while creating the warehouse, then during transform, then during estimate: after each kill the
+    warehouse reads, queries answer, no release appears; the next refresh cuts the uninterrupted run's release."""
     env = child_env(tmp_path, AI_EMISSIONS_DATA=data)
     torn_warehouse(tmp_path / "home", 4096)  # the first kill point: while the warehouse file was being created
     # (a kill during the Hub ingest and one during the release write are tested below)
@@ -297,7 +299,10 @@ def test_release_write_killed_leaves_published_versions_untouched(baseline, data
     new = "2099.12.31"  # a named version is written even though the content did not change
 
     def staging_started() -> bool:
-        return any(any(folder.iterdir()) for folder in exports.glob(f"{STAGING_PREFIX}*"))
+        try:
+            return any(any(folder.iterdir()) for folder in exports.glob(f"{STAGING_PREFIX}*"))
+        except FileNotFoundError:  # renamed into place between the glob and the look inside
+            return False
 
     run = RunningRefresh(env, "--release-version", new)
     run.wait_for(staging_started)
@@ -316,6 +321,8 @@ def test_release_write_killed_leaves_published_versions_untouched(baseline, data
 
 
 def test_second_refresh_is_refused_and_queries_answer_while_a_refresh_writes(baseline, data, tmp_path):
+    """While a refresh runs: another refresh is refused with the lock message; queries, polled throughout, give
+    the previous state's rows or the busy message; the refresh still completes, its content unchanged."""
     copy_state(baseline, tmp_path)
     env = child_env(tmp_path, AI_EMISSIONS_DATA=data)
     before = published_files(tmp_path / "exports")
