@@ -1,5 +1,6 @@
 """Extract: curated files, stored Hub cards and stored paper tables -> figure rows, values still as printed."""
 
+import os
 from pathlib import PurePosixPath
 from urllib.parse import urlsplit
 
@@ -8,8 +9,15 @@ from dagster_duckdb import DuckDBResource
 
 from pipelines.defs.resources import PathsResource
 from pipelines.lib import curated, warehouse
-from pipelines.lib.card_figures import card_rows, card_source_row
-from pipelines.lib.cards import parse_card
+from pipelines.lib.card_figures import (
+    CACHE_COLUMNS,
+    PARSER_VERSION,
+    cache_key,
+    cache_row,
+    card_source_row,
+    from_cache_row,
+    parse_cards,
+)
 from pipelines.lib.normalize import FIGURE_COLUMNS, QUARANTINE_COLUMNS, quarantine_row
 from pipelines.lib.paper_tables import cross_check, extract_source
 from pipelines.lib.snapshots import SnapshotStore
@@ -34,6 +42,11 @@ TABLE_CHECK_COLUMNS = {
     "value_extracted": "VARCHAR", "unit_extracted": "VARCHAR", "value_curated": "VARCHAR",
     "unit_curated": "VARCHAR", "detail": "VARCHAR",
 }
+
+
+def _has_table(con, name: str) -> bool:
+    (count,) = con.execute("select count(*) from information_schema.tables where table_name = ?", [name]).fetchone()
+    return bool(count)
 
 
 def _rows(con, sql: str) -> list[dict]:
@@ -61,22 +74,38 @@ def curated_figures(paths: PathsResource, duckdb: DuckDBResource) -> dg.Material
         dg.AssetSpec("card_sources", deps=["hub_cards"], description="Each parsed Hub card as a source document"),
         dg.AssetSpec("card_quarantine", deps=["hub_cards"],
                      description="What the card parser could not use, and conflicts inside cards"),
+        dg.AssetSpec("card_parse_cache", deps=["hub_cards"],
+                     description="Each current card's parsed rows, keyed by its snapshot and the parser version"),
     ],
 )
 def card_figures(paths: PathsResource, duckdb: DuckDBResource):
+    """Each stored card parsed once per parser version: unchanged cards reuse their rows from the cache."""
     store = SnapshotStore(paths.paths.snapshots)
-    figures, sources, issues = [], [], []
+    figures, sources, issues, cache = [], [], [], []
     with duckdb.get_connection() as con:
-        for card in _rows(con, "select * from hub_cards order by repo_id"):
-            try:
-                data = store.get(card["snapshot_sha256"])
-            except Exception as exc:  # a missing or corrupt object: quarantine it, keep the other cards
-                issues.append(quarantine_row("extract", f"hub:{card['repo_id']}", card["card_url"], None,
-                                             f"stored card unreadable: {exc}"))
+        cards = _rows(con, "select * from hub_cards order by repo_id")
+        cached = {r["cache_key"]: r for r in _rows(con, "select * from card_parse_cache")
+                  if r["parser_version"] == PARSER_VERSION} if _has_table(con, "card_parse_cache") else {}
+        todo, unreadable = [], {}
+        for card in cards:
+            key = cache_key(card["repo_id"], card["card_url"], card["snapshot_sha256"])
+            if key in cached:
                 continue
-            result = parse_card(data, path=f"{card['repo_id']}/README.md")
-            rows, problems = card_rows(result, repo_id=card["repo_id"], card_url=card["card_url"],
-                                       snapshot_sha256=card["snapshot_sha256"])
+            try:
+                todo.append((card["repo_id"], card["card_url"], card["snapshot_sha256"],
+                             store.get(card["snapshot_sha256"])))
+            except Exception as exc:  # a missing or corrupt object: quarantine it, keep the other cards
+                unreadable[key] = exc
+        parsed = dict(zip([cache_key(*item[:3]) for item in todo],
+                          parse_cards(todo, workers=os.cpu_count() or 1), strict=True))
+        for card in cards:
+            key = cache_key(card["repo_id"], card["card_url"], card["snapshot_sha256"])
+            if key in unreadable:
+                issues.append(quarantine_row("extract", f"hub:{card['repo_id']}", card["card_url"], None,
+                                             f"stored card unreadable: {unreadable[key]}"))
+                continue
+            rows, problems = parsed[key] if key in parsed else from_cache_row(cached[key])
+            cache.append(cache_row(key, rows, problems))
             figures += rows
             issues += problems
             if rows:
@@ -85,9 +114,13 @@ def card_figures(paths: PathsResource, duckdb: DuckDBResource):
         n = warehouse.replace_table(con, "card_figures", figures, FIGURE_COLUMNS)
         warehouse.replace_table(con, "card_sources", sources, CARD_SOURCE_COLUMNS)
         warehouse.replace_table(con, "card_quarantine", issues, QUARANTINE_COLUMNS)
-    yield dg.MaterializeResult(asset_key="card_figures", metadata={"row_count": n})
+        warehouse.replace_table(con, "card_parse_cache", cache, CACHE_COLUMNS)
+    yield dg.MaterializeResult(asset_key="card_figures", metadata={"row_count": n, "parsed": len(todo),
+                                                                   "reused": len(cards) - len(todo)})
     yield dg.MaterializeResult(asset_key="card_sources", metadata={"row_count": len(sources)})
     yield dg.MaterializeResult(asset_key="card_quarantine", metadata={"row_count": len(issues)})
+    yield dg.MaterializeResult(asset_key="card_parse_cache", metadata={"row_count": len(cache),
+                                                                       "parser_version": PARSER_VERSION})
 
 
 @dg.multi_asset(

@@ -6,11 +6,24 @@ it names (per-model tables) get `<owner>/<model name>`; a table's Total row gets
 
 from __future__ import annotations
 
+import hashlib
+import json
+import multiprocessing
 import re
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
 
-from pipelines.lib.cards import CardResult
+from pipelines.lib.cards import CardResult, parse_card
 from pipelines.lib.curated import disclosure_id
 from pipelines.lib.normalize import FIGURE_COLUMNS, quarantine_row
+
+_LIB = Path(__file__).resolve().parent
+# What a card's rows depend on besides its bytes: a change to any of these files re-parses every card.
+PARSER_VERSION = hashlib.sha256(b"".join(
+    p.read_bytes() for p in sorted([*(_LIB / "cards").glob("*.py"), _LIB / "card_figures.py", _LIB / "units.py",
+                                    _LIB / "curated.py", _LIB / "normalize.py"]))).hexdigest()[:16]
+PARALLEL_MIN = 400  # below this many cards, starting worker processes costs more than it saves
+CACHE_COLUMNS = {"cache_key": "VARCHAR", "parser_version": "VARCHAR", "figures": "VARCHAR", "issues": "VARCHAR"}
 
 # Locators name where a figure is; they never carry the card's own sentences (third-party prose).
 _QUOTED = re.compile(r"""(prose)\s*:\s*["\u201c].*?(?:["\u201d]|$)""")
@@ -105,3 +118,31 @@ def card_source_row(repo_id: str, card_url: str, license_: str | None, snapshot_
         "verified_in": f"Hub card at revision {revision}, read by the card parser",
         "snapshot_sha256": snapshot_sha256,
     }
+
+
+def cache_key(repo_id: str, card_url: str, snapshot_sha256: str) -> str:
+    return f"{repo_id}\x1f{card_url}\x1f{snapshot_sha256}"
+
+
+def _parse_one(item: tuple[str, str, str, bytes]) -> tuple[list, list]:
+    repo_id, card_url, snapshot_sha256, data = item
+    result = parse_card(data, path=f"{repo_id}/README.md")
+    return card_rows(result, repo_id=repo_id, card_url=card_url, snapshot_sha256=snapshot_sha256)
+
+
+def parse_cards(items: list[tuple[str, str, str, bytes]], workers: int) -> list[tuple[list, list]]:
+    """(figure rows, quarantine rows) per (repo_id, card_url, snapshot_sha256, bytes), in order; parsed in
+    worker processes when there are many (parsing is pure CPU and the results are plain data)."""
+    if workers > 1 and len(items) >= PARALLEL_MIN:
+        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+            return list(pool.map(_parse_one, items, chunksize=64))
+    return [_parse_one(item) for item in items]
+
+
+def cache_row(key: str, figures: list, issues: list) -> dict:
+    return {"cache_key": key, "parser_version": PARSER_VERSION, "figures": json.dumps(figures),
+            "issues": json.dumps(issues)}
+
+
+def from_cache_row(row: dict) -> tuple[list, list]:
+    return json.loads(row["figures"]), json.loads(row["issues"])

@@ -5,11 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg")  # no display; must precede pyplot
-import matplotlib.pyplot as plt  # noqa: E402
-import pyarrow as pa  # noqa: E402
+import pyarrow as pa
 
 SCORECARD_ITEMS = ["has_hardware", "has_chip_hours", "has_energy", "has_location_or_intensity", "has_pue",
                    "has_emissions", "has_market_based_emissions", "has_embodied_emissions", "has_inference_figures"]
@@ -17,7 +13,18 @@ _PNG_METADATA = {"Software": None}  # no version stamp: same tables, same bytes
 _TOP_ORGANIZATIONS = 10
 
 
+def _pyplot():
+    """matplotlib on demand (its import costs a refresh time only when a release is written)."""
+    import matplotlib
+
+    matplotlib.use("Agg")  # no display
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
 def _save(fig, path: Path) -> None:
+    plt = _pyplot()
     fig.savefig(path, dpi=110, metadata=_PNG_METADATA)
     plt.close(fig)
 
@@ -31,6 +38,7 @@ def _rows(table: pa.Table) -> list[dict]:
 
 
 def emissions_by_year(runs: pa.Table, path: Path) -> None:
+    plt = _pyplot()
     rows = [r for r in _rows(runs) if r["emissions_tco2e"] and r["year"] and r["stage"] != "inference"]
     counts: dict[str, int] = {}
     for r in rows:
@@ -65,6 +73,7 @@ def emissions_by_year(runs: pa.Table, path: Path) -> None:
 
 
 def scorecard(table: pa.Table, path: Path) -> None:
+    plt = _pyplot()
     rows = sorted((r for r in _rows(table) if r["level"] == "organization"),
                   key=lambda r: (-r["disclosed_item_count"], r["organization"]))
     fig, ax = plt.subplots(figsize=(9, 0.45 * max(len(rows), 2) + 1.8))
@@ -82,6 +91,7 @@ def scorecard(table: pa.Table, path: Path) -> None:
 
 
 def backtest(table: pa.Table, path: Path) -> None:
+    plt = _pyplot()
     rows = [r for r in _rows(table) if r.get("disclosed_tco2e") and r.get("estimated_tco2e")]
     fig, ax = plt.subplots(figsize=(6, 6))
     if rows:

@@ -155,18 +155,19 @@ def diff_tables(previous: pa.Table | None, current: pa.Table, key: tuple[str, ..
         return {"added": sorted(cur.index), "removed": [], "changed": {}, "columns_added": [],
                 "columns_removed": []}
     prev = _row_ids(previous.to_pandas(), key)
+    common_rows = cur.index.intersection(prev.index)
     common = [c for c in cur.columns if c in prev.columns]
-    changed = {}
-    for row_id in sorted(cur.index.intersection(prev.index)):
-        fields = {}
-        for column in common:
-            old, new = prev.at[row_id, column], cur.at[row_id, column]
-            if not (pd.isna(old) and pd.isna(new)) and (pd.isna(old) or pd.isna(new) or old != new):
-                fields[column] = (None if pd.isna(old) else old, None if pd.isna(new) else new)
-        if fields:
-            changed[row_id] = fields
+    old, new = prev.loc[common_rows, common], cur.loc[common_rows, common]
+    # one vectorized pass finds the differing cells (both missing counts as equal); only those are visited
+    differs = (old.ne(new) & ~(old.isna() & new.isna())).to_numpy()
+    changed: dict[str, dict] = {}
+    for row, column in zip(*differs.nonzero(), strict=True):
+        was, now = old.iat[row, column], new.iat[row, column]
+        changed.setdefault(common_rows[row], {})[common[column]] = (None if pd.isna(was) else was,
+                                                                    None if pd.isna(now) else now)
     return {"added": sorted(cur.index.difference(prev.index)),
-            "removed": sorted(prev.index.difference(cur.index)), "changed": changed,
+            "removed": sorted(prev.index.difference(cur.index)),
+            "changed": {row_id: changed[row_id] for row_id in sorted(changed)},
             "columns_added": [c for c in current.column_names if c not in previous.column_names],
             "columns_removed": [c for c in previous.column_names if c not in current.column_names]}
 
