@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import math
 import os
 import shutil
 import tempfile
@@ -17,7 +18,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import pandas as pd
+import duckdb
 import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
@@ -142,34 +143,49 @@ def release_date_from_env() -> dt.date:
     return dt.datetime.now(tz=dt.UTC).date()
 
 
-def _row_ids(frame: pd.DataFrame, key: tuple[str, ...]) -> pd.DataFrame:
-    """Index a table by its stable row id (a composite key becomes 'a | b')."""
-    ids = pd.Index([" | ".join(map(str, values)) for values in zip(*(frame[k] for k in key), strict=True)])
-    return frame.drop(columns=list(key)).set_index(ids)
+def _row_id_sql(key: tuple[str, ...], alias: str) -> str:
+    """A table's stable row id as SQL (a composite key becomes 'a | b')."""
+    return " || ' | ' || ".join(f"coalesce(cast({alias}.\"{k}\" as varchar), 'None')" for k in key)
 
 
 def diff_tables(previous: pa.Table | None, current: pa.Table, key: tuple[str, ...]) -> dict:
-    """Rows added, removed and changed (with old and new values per field) between two versions."""
-    cur = _row_ids(current.to_pandas(), key)
+    """Rows added, removed and changed (with old and new values per field) between two versions.
+
+    DuckDB finds the added, removed and differing rows over the Arrow tables; only the differing rows
+    are compared field by field in Python, so a release of many rows with few changes stays cheap."""
+    con = duckdb.connect()
+    con.register("cur", current)
+    cur_ids = _row_id_sql(key, "c")
     if previous is None:
-        return {"added": sorted(cur.index), "removed": [], "changed": {}, "columns_added": [],
-                "columns_removed": []}
-    prev = _row_ids(previous.to_pandas(), key)
-    common_rows = cur.index.intersection(prev.index)
-    common = [c for c in cur.columns if c in prev.columns]
-    old, new = prev.loc[common_rows, common], cur.loc[common_rows, common]
-    # one vectorized pass finds the differing cells (both missing counts as equal); only those are visited
-    differs = (old.ne(new) & ~(old.isna() & new.isna())).to_numpy()
+        added = [r for (r,) in con.execute(f"select {cur_ids} from cur c order by 1").fetchall()]
+        return {"added": added, "removed": [], "changed": {}, "columns_added": [], "columns_removed": []}
+    con.register("prev", previous)
+    prev_ids = _row_id_sql(key, "p")
+    on = " and ".join(f'c."{k}" is not distinct from p."{k}"' for k in key)
+    common = [c for c in current.column_names if c in previous.column_names and c not in key]
+    differs = " or ".join(f'c."{c}" is distinct from p."{c}"' for c in common) or "false"
+    added = [r for (r,) in con.execute(f"select {cur_ids} from cur c anti join prev p on {on} order by 1").fetchall()]
+    removed = [r for (r,) in con.execute(f"select {prev_ids} from prev p anti join cur c on {on} order by 1")
+               .fetchall()]
+    columns = ", ".join(f'p."{c}", c."{c}"' for c in common)
     changed: dict[str, dict] = {}
-    for row, column in zip(*differs.nonzero(), strict=True):
-        was, now = old.iat[row, column], new.iat[row, column]
-        changed.setdefault(common_rows[row], {})[common[column]] = (None if pd.isna(was) else was,
-                                                                    None if pd.isna(now) else now)
-    return {"added": sorted(cur.index.difference(prev.index)),
-            "removed": sorted(prev.index.difference(cur.index)),
-            "changed": {row_id: changed[row_id] for row_id in sorted(changed)},
+    rows = con.execute(f"select {cur_ids}, {columns} from cur c join prev p on {on} where {differs} order by 1")
+    for row_id, *values in rows.fetchall():
+        fields = {}
+        for i, column in enumerate(common):
+            was, now = values[2 * i], values[2 * i + 1]
+            if was != now and not (_missing(was) and _missing(now)):
+                fields[column] = (None if _missing(was) else was, None if _missing(now) else now)
+        if fields:
+            changed[row_id] = fields
+    con.close()
+    return {"added": added, "removed": removed, "changed": changed,
             "columns_added": [c for c in current.column_names if c not in previous.column_names],
             "columns_removed": [c for c in previous.column_names if c not in current.column_names]}
+
+
+def _missing(value) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value))
 
 
 def changelog_markdown(version: str, previous: str | None, diffs: Mapping[str, dict]) -> str:
