@@ -86,20 +86,17 @@ def arrow_table(rows: Iterable[Mapping], columns: Mapping[str, str]) -> pa.Table
 def replace_table(con: duckdb.DuckDBPyConnection, name: str, rows: Iterable[Mapping],
                   columns: Mapping[str, str]) -> int:
     """Replace table `name` with `rows` in one transaction; returns the row count."""
-    incoming = arrow_table(rows, columns)  # read by name in the SQL below (DuckDB replacement scan)
-    con.execute("BEGIN TRANSACTION")
-    try:
-        con.execute(f'CREATE OR REPLACE TABLE "{name}" AS SELECT * FROM incoming')
-        con.execute("COMMIT")
-    except Exception:
-        con.execute("ROLLBACK")
-        raise
-    return incoming.num_rows
+    return _replace(con, name, arrow_table(rows, columns))
 
 
 def replace_frame(con: duckdb.DuckDBPyConnection, name: str, frame) -> int:
     """Replace table `name` with a pandas DataFrame (types as DuckDB infers them) in one transaction."""
-    incoming = pa.Table.from_pandas(frame, preserve_index=False)
+    return _replace(con, name, pa.Table.from_pandas(frame, preserve_index=False))
+
+
+def _replace(con: duckdb.DuckDBPyConnection, name: str, incoming: pa.Table) -> int:
+    """Swap the table's content in one transaction: a reader sees the old table or the new one.
+    (`incoming` is read by name in the SQL: DuckDB's replacement scan of this frame's variables.)"""
     con.execute("BEGIN TRANSACTION")
     try:
         con.execute(f'CREATE OR REPLACE TABLE "{name}" AS SELECT * FROM incoming')
