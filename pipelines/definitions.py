@@ -4,7 +4,7 @@ import dagster as dg
 
 from pipelines.defs import estimate, export, extract, ingest, normalize, reference, schedules
 from pipelines.defs.resources import build_resources
-from pipelines.defs.transform import contract_checks, sql_definitions
+from pipelines.defs.transform import check_steps, contract_checks, sql_definitions
 from pipelines.lib.settings import Paths
 
 
@@ -13,15 +13,22 @@ def build_definitions(paths: Paths | None = None) -> dg.Definitions:
     python_assets = [
         *dg.load_assets_from_modules([ingest, extract, normalize, reference, estimate]),
     ]
-    python_tables = {key.to_user_string() for a in python_assets for key in a.keys}
-    sql_assets, checks = sql_definitions(paths.sql_dir, python_tables)
+    python_deps = {key.to_user_string(): {d.to_user_string() for d in a.asset_deps[key]}
+                   for a in python_assets for key in a.keys}
+    sql_assets, sql_tests = sql_definitions(paths.sql_dir, python_deps)
+    assets = [*python_assets, *sql_assets, *dg.load_assets_from_modules([export])]
+    step_of = {key.to_user_string(): a.node_def.name for a in assets for key in a.keys}
     return dg.Definitions(
-        assets=[*python_assets, *sql_assets, *dg.load_assets_from_modules([export])],
-        asset_checks=[*checks, *contract_checks(), *dg.load_asset_checks_from_modules([estimate])],
+        assets=assets,
+        asset_checks=[*check_steps([*sql_tests, *contract_checks()], step_of),
+                      *dg.load_asset_checks_from_modules([estimate])],
         jobs=[schedules.full_refresh, schedules.hub_refresh],
         schedules=schedules.schedules,
         resources=build_resources(paths),
     )
 
 
-defs = build_definitions()
+@dg.definitions
+def defs() -> dg.Definitions:
+    """Built when Dagster loads the code location (`dagster dev`), not when this module is imported."""
+    return build_definitions()

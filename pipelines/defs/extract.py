@@ -9,15 +9,7 @@ from dagster_duckdb import DuckDBResource
 
 from pipelines.defs.resources import PathsResource
 from pipelines.lib import curated, warehouse
-from pipelines.lib.card_figures import (
-    CACHE_COLUMNS,
-    PARSER_VERSION,
-    cache_key,
-    cache_row,
-    card_source_row,
-    from_cache_row,
-    parse_cards,
-)
+from pipelines.lib.card_figures import PARSER_VERSION, build_card_tables
 from pipelines.lib.normalize import FIGURE_COLUMNS, QUARANTINE_COLUMNS, quarantine_row
 from pipelines.lib.paper_tables import cross_check, extract_source
 from pipelines.lib.snapshots import SnapshotStore
@@ -31,22 +23,12 @@ def _document_kind(content_type: str, url: str) -> str:
         return content_type
     return PurePosixPath(urlsplit(url).path).suffix or content_type
 
-CARD_SOURCE_COLUMNS = {
-    "source_id": "VARCHAR", "title": "VARCHAR", "organization": "VARCHAR", "published_date": "VARCHAR",
-    "kind": "VARCHAR", "url": "VARCHAR", "fetch_url": "VARCHAR", "license": "VARCHAR", "verified_in": "VARCHAR",
-    "snapshot_sha256": "VARCHAR",
-}
 TABLE_CHECK_COLUMNS = {
     "source_id": "VARCHAR", "status": "VARCHAR", "metric": "VARCHAR", "basis": "VARCHAR", "model_name": "VARCHAR",
     "model_id": "VARCHAR", "locator_extracted": "VARCHAR", "locator_curated": "VARCHAR",
     "value_extracted": "VARCHAR", "unit_extracted": "VARCHAR", "value_curated": "VARCHAR",
     "unit_curated": "VARCHAR", "detail": "VARCHAR",
 }
-
-
-def _has_table(con, name: str) -> bool:
-    (count,) = con.execute("select count(*) from information_schema.tables where table_name = ?", [name]).fetchone()
-    return bool(count)
 
 
 def _rows(con, sql: str) -> list[dict]:
@@ -80,46 +62,13 @@ def curated_figures(paths: PathsResource, duckdb: DuckDBResource) -> dg.Material
 )
 def card_figures(paths: PathsResource, duckdb: DuckDBResource):
     """Each stored card parsed once per parser version: unchanged cards reuse their rows from the cache."""
-    store = SnapshotStore(paths.paths.snapshots)
-    figures, sources, issues, cache = [], [], [], []
     with duckdb.get_connection() as con:
-        cards = _rows(con, "select * from hub_cards order by repo_id")
-        cached = {r["cache_key"]: r for r in _rows(con, "select * from card_parse_cache")
-                  if r["parser_version"] == PARSER_VERSION} if _has_table(con, "card_parse_cache") else {}
-        todo, unreadable = [], {}
-        for card in cards:
-            key = cache_key(card["repo_id"], card["card_url"], card["snapshot_sha256"])
-            if key in cached:
-                continue
-            try:
-                todo.append((card["repo_id"], card["card_url"], card["snapshot_sha256"],
-                             store.get(card["snapshot_sha256"])))
-            except Exception as exc:  # a missing or corrupt object: quarantine it, keep the other cards
-                unreadable[key] = exc
-        parsed = dict(zip([cache_key(*item[:3]) for item in todo],
-                          parse_cards(todo, workers=os.cpu_count() or 1), strict=True))
-        for card in cards:
-            key = cache_key(card["repo_id"], card["card_url"], card["snapshot_sha256"])
-            if key in unreadable:
-                issues.append(quarantine_row("extract", f"hub:{card['repo_id']}", card["card_url"], None,
-                                             f"stored card unreadable: {unreadable[key]}"))
-                continue
-            rows, problems = parsed[key] if key in parsed else from_cache_row(cached[key])
-            cache.append(cache_row(key, rows, problems))
-            figures += rows
-            issues += problems
-            if rows:
-                sources.append(card_source_row(card["repo_id"], card["card_url"], card["license"],
-                                               card["snapshot_sha256"], card["revision"]))
-        n = warehouse.replace_table(con, "card_figures", figures, FIGURE_COLUMNS)
-        warehouse.replace_table(con, "card_sources", sources, CARD_SOURCE_COLUMNS)
-        warehouse.replace_table(con, "card_quarantine", issues, QUARANTINE_COLUMNS)
-        warehouse.replace_table(con, "card_parse_cache", cache, CACHE_COLUMNS)
-    yield dg.MaterializeResult(asset_key="card_figures", metadata={"row_count": n, "parsed": len(todo),
-                                                                   "reused": len(cards) - len(todo)})
-    yield dg.MaterializeResult(asset_key="card_sources", metadata={"row_count": len(sources)})
-    yield dg.MaterializeResult(asset_key="card_quarantine", metadata={"row_count": len(issues)})
-    yield dg.MaterializeResult(asset_key="card_parse_cache", metadata={"row_count": len(cache),
+        built = build_card_tables(con, SnapshotStore(paths.paths.snapshots), workers=os.cpu_count() or 1)
+    yield dg.MaterializeResult(asset_key="card_figures", metadata={"row_count": built.figures, "parsed": built.parsed,
+                                                                   "reused": built.reused})
+    yield dg.MaterializeResult(asset_key="card_sources", metadata={"row_count": built.sources})
+    yield dg.MaterializeResult(asset_key="card_quarantine", metadata={"row_count": built.issues})
+    yield dg.MaterializeResult(asset_key="card_parse_cache", metadata={"row_count": built.cached,
                                                                        "parser_version": PARSER_VERSION})
 
 

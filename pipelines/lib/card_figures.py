@@ -2,20 +2,31 @@
 
 A card's own figures belong to its repo (`model_id` = repo id); figures a card gives for other models
 it names (per-model tables) get `<owner>/<model name>`; a table's Total row gets `<repo id>:total`.
+
+`build_card_tables` keeps each card's rows, as JSON, in a parse cache keyed by snapshot and parser version:
+only new cards are parsed (in worker processes when many, which also write the JSON), and DuckDB expands the
+cache into the `card_figures` and `card_quarantine` tables, so cached cards never pass through Python objects.
 """
 
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
-import multiprocessing
 import re
-from concurrent.futures import ProcessPoolExecutor
+import traceback
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from multiprocessing.connection import Connection, wait
 from pathlib import Path
 
+import pyarrow as pa
+
+from pipelines.lib import warehouse
+from pipelines.lib import workers as worker_processes
 from pipelines.lib.cards import CardResult, parse_card
 from pipelines.lib.curated import disclosure_id
-from pipelines.lib.normalize import FIGURE_COLUMNS, quarantine_row
+from pipelines.lib.normalize import FIGURE_COLUMNS, QUARANTINE_COLUMNS, quarantine_row
 
 _LIB = Path(__file__).resolve().parent
 # What a card's rows depend on besides its bytes: a change to any of these files re-parses every card.
@@ -23,7 +34,13 @@ PARSER_VERSION = hashlib.sha256(b"".join(
     p.read_bytes() for p in sorted([*(_LIB / "cards").glob("*.py"), _LIB / "card_figures.py", _LIB / "units.py",
                                     _LIB / "curated.py", _LIB / "normalize.py"]))).hexdigest()[:16]
 PARALLEL_MIN = 400  # below this many cards, starting worker processes costs more than it saves
+_CHUNK = 50  # cards per message to a worker
 CACHE_COLUMNS = {"cache_key": "VARCHAR", "parser_version": "VARCHAR", "figures": "VARCHAR", "issues": "VARCHAR"}
+CARD_SOURCE_COLUMNS = {
+    "source_id": "VARCHAR", "title": "VARCHAR", "organization": "VARCHAR", "published_date": "VARCHAR",
+    "kind": "VARCHAR", "url": "VARCHAR", "fetch_url": "VARCHAR", "license": "VARCHAR", "verified_in": "VARCHAR",
+    "snapshot_sha256": "VARCHAR",
+}
 
 # Locators name where a figure is; they never carry the card's own sentences (third-party prose).
 _QUOTED = re.compile(r"""(prose)\s*:\s*["\u201c].*?(?:["\u201d]|$)""")
@@ -133,10 +150,77 @@ def _parse_one(item: tuple[str, str, str, bytes]) -> tuple[list, list]:
 def parse_cards(items: list[tuple[str, str, str, bytes]], workers: int) -> list[tuple[list, list]]:
     """(figure rows, quarantine rows) per (repo_id, card_url, snapshot_sha256, bytes), in order; parsed in
     worker processes when there are many (parsing is pure CPU and the results are plain data)."""
-    if workers > 1 and len(items) >= PARALLEL_MIN:
-        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
-            return list(pool.map(_parse_one, items, chunksize=64))
-    return [_parse_one(item) for item in items]
+    return _parse(items, len(items), workers, "_parse_one")
+
+
+def parse_to_cache_rows(items: Iterable[tuple[str, str, str, bytes]], count: int, workers: int) -> list[dict]:
+    """The parse cache row (``cache_row``) of each of `count` (repo_id, card_url, snapshot_sha256, bytes), in
+    order. `items` is read as the workers need it (the workers start first)."""
+    return _parse(items, count, workers, "_cache_row_of")
+
+
+def _cache_row_of(item: tuple[str, str, str, bytes]) -> dict:
+    return cache_row(cache_key(*item[:3]), *_parse_one(item))
+
+
+def _parse(items: Iterable[tuple[str, str, str, bytes]], count: int, workers: int, function: str) -> list:
+    if workers > 1 and count >= PARALLEL_MIN and worker_processes.supported():
+        return _parse_in_workers(items, workers, function)
+    return [globals()[function](item) for item in items]
+
+
+def _parse_in_workers(items: Iterable[tuple[str, str, str, bytes]], workers: int, function: str) -> list:
+    """Chunks of cards handed out to `workers` child processes, the next chunk to whichever answers first.
+
+    One chunk in flight per worker: a worker only ever sends while the parent waits for it, and the parent only
+    sends to a worker waiting for work, so neither blocks on a full pipe while the other does."""
+    pool = [worker_processes.Worker("pipelines.lib.card_figures:_serve_parsing", function) for _ in range(workers)]
+    results: dict[int, list] = {}
+    remaining = iter(items)
+    chunks = enumerate(iter(lambda: list(itertools.islice(remaining, _CHUNK)), []))  # read as they are sent
+    try:
+        busy: set[Connection] = set()
+
+        def hand_out(connection: Connection) -> None:
+            number, chunk = next(chunks, (None, None))
+            if number is not None:
+                connection.send((number, chunk))
+                busy.add(connection)
+
+        for worker in pool:
+            hand_out(worker.connection)
+        while busy:
+            for connection in wait(list(busy)):
+                busy.discard(connection)
+                try:
+                    number, parsed = connection.recv()
+                except EOFError:
+                    raise RuntimeError("a card parsing worker ended unexpectedly") from None
+                if number is None:
+                    raise RuntimeError(f"card parsing failed in a worker:\n{parsed}")
+                results[number] = parsed
+                hand_out(connection)
+    finally:
+        for worker in pool:
+            worker.connection.close()  # all end at once, then each is waited for
+        for worker in pool:
+            worker.close()
+    return [row for number in sorted(results) for row in results[number]]
+
+
+def _serve_parsing(connection: Connection, function: str) -> None:
+    """A worker: parse each chunk it is sent (with `function`) until the parent closes the pipe."""
+    parse = globals()[function]
+    while True:
+        try:
+            number, chunk = connection.recv()
+        except EOFError:
+            return
+        try:
+            connection.send((number, [parse(item) for item in chunk]))
+        except Exception:
+            connection.send((None, traceback.format_exc()))
+            return
 
 
 def cache_row(key: str, figures: list, issues: list) -> dict:
@@ -146,3 +230,98 @@ def cache_row(key: str, figures: list, issues: list) -> dict:
 
 def from_cache_row(row: dict) -> tuple[list, list]:
     return json.loads(row["figures"]), json.loads(row["issues"])
+
+
+@dataclass(frozen=True)
+class CardTables:
+    figures: int  # rows of card_figures
+    sources: int
+    issues: int  # rows of card_quarantine
+    cached: int  # rows of card_parse_cache
+    parsed: int  # cards parsed now
+    reused: int  # cards whose rows came from the cache (or that could not be read)
+
+
+def _expand(column: str, columns: dict[str, str]) -> str:
+    """SQL: the JSON array in `column` of _card_next as rows with `columns`, keeping card and array order."""
+    shape = json.dumps([columns]).replace("'", "''")
+    return (f"SELECT position, generate_subscripts(items, 1) AS i, unnest(items) AS item "
+            f"FROM (SELECT position, from_json({column}, '{shape}') AS items FROM _card_next)")
+
+
+def build_card_tables(con, store, *, workers: int) -> CardTables:
+    """card_figures, card_sources, card_quarantine and card_parse_cache for the cards in hub_cards.
+
+    Each card is parsed once per parser version: a card whose snapshot and parser version are in the cache keeps
+    its rows; an unreadable stored card becomes a quarantine row. Rows come in card order (by repo id), each
+    card's rows in the parser's order."""
+    cards = con.execute("SELECT repo_id, card_url, snapshot_sha256, license, revision FROM hub_cards "
+                        "ORDER BY repo_id").fetchall()
+    ((tables,),) = con.execute("SELECT count(*) FROM information_schema.tables WHERE table_name = 'card_parse_cache'"
+                               ).fetchall()
+    has_cache = tables > 0
+    cached = {key for (key,) in con.execute("SELECT cache_key FROM card_parse_cache WHERE parser_version = ?",
+                                            [PARSER_VERSION]).fetchall()} if has_cache else set()
+    keys, readable, todo, unreadable = [], [], [], []
+    for position, (repo_id, card_url, snapshot_sha256, _, _) in enumerate(cards):
+        key = cache_key(repo_id, card_url, snapshot_sha256)
+        keys.append(key)
+        readable.append(True)
+        if key not in cached:
+            todo.append(position)
+
+    def stored(positions: list[int]) -> Iterator[tuple[str, str, str, bytes]]:
+        for position in positions:
+            repo_id, card_url, snapshot_sha256, _, _ = cards[position]
+            try:
+                yield repo_id, card_url, snapshot_sha256, store.get(snapshot_sha256)
+            except Exception as exc:  # a missing or corrupt object: quarantine it, keep the other cards
+                readable[position] = False
+                unreadable.append({"position": position, **quarantine_row(
+                    "extract", card_source_id(repo_id), card_url, None, f"stored card unreadable: {exc}")})
+
+    fresh = warehouse.arrow_table(parse_to_cache_rows(stored(todo), len(todo), workers), CACHE_COLUMNS)
+    current = pa.table({"position": pa.array(range(len(cards)), pa.int64()), "cache_key": pa.array(keys, pa.string()),
+                        "readable": pa.array(readable, pa.bool_())})
+    lost = warehouse.arrow_table(unreadable, {"position": "BIGINT", **QUARANTINE_COLUMNS})
+    previous = ("(SELECT * FROM card_parse_cache WHERE parser_version = $version)" if has_cache
+                else "(SELECT * FROM _card_fresh WHERE false)")
+    figure_columns = ", ".join(f'item."{c}"' for c in FIGURE_COLUMNS)
+    issue_columns = ", ".join(f'"{c}"' for c in QUARANTINE_COLUMNS)
+    for name, table in (("_card_current", current), ("_card_fresh", fresh), ("_card_lost", lost)):
+        con.register(name, table)
+    try:
+        con.execute(f"""CREATE OR REPLACE TEMP TABLE _card_next AS
+            SELECT k.position, k.cache_key, $version AS parser_version, coalesce(f.figures, p.figures) AS figures,
+                   coalesce(f.issues, p.issues) AS issues
+            FROM _card_current k LEFT JOIN _card_fresh f USING (cache_key) LEFT JOIN {previous} p USING (cache_key)
+            WHERE k.readable""", {"version": PARSER_VERSION})
+        with_rows = {position for (position,) in con.execute(
+            "SELECT position FROM _card_next WHERE json_array_length(figures) > 0").fetchall()}
+        sources = warehouse.arrow_table(
+            [card_source_row(repo_id, card_url, license_, snapshot_sha256, revision)
+             for position, (repo_id, card_url, snapshot_sha256, license_, revision) in enumerate(cards)
+             if position in with_rows], CARD_SOURCE_COLUMNS)
+        con.register("_card_sources", sources)
+        con.execute("BEGIN TRANSACTION")
+        try:
+            con.execute("CREATE OR REPLACE TABLE card_parse_cache AS "
+                        "SELECT cache_key, parser_version, figures, issues FROM _card_next ORDER BY position")
+            con.execute(f"CREATE OR REPLACE TABLE card_figures AS SELECT {figure_columns} "
+                        f"FROM ({_expand('figures', FIGURE_COLUMNS)}) ORDER BY position, i")
+            issue_fields = ", ".join(f'item."{c}" AS "{c}"' for c in QUARANTINE_COLUMNS)
+            con.execute(f"""CREATE OR REPLACE TABLE card_quarantine AS SELECT {issue_columns} FROM (
+                SELECT position, i, {issue_fields} FROM ({_expand('issues', QUARANTINE_COLUMNS)})
+                UNION ALL SELECT position, 0 AS i, {issue_columns} FROM _card_lost) ORDER BY position, i""")
+            con.execute("CREATE OR REPLACE TABLE card_sources AS SELECT * FROM _card_sources")
+            con.execute("COMMIT")
+        except Exception:
+            con.execute("ROLLBACK")
+            raise
+        counts = [con.execute(f"SELECT count(*) FROM {t}").fetchall()[0][0]
+                  for t in ("card_figures", "card_sources", "card_quarantine", "card_parse_cache")]
+    finally:
+        con.execute("DROP TABLE IF EXISTS _card_next")
+        for name in ("_card_current", "_card_fresh", "_card_lost", "_card_sources"):
+            con.unregister(name)
+    return CardTables(*counts, parsed=len(fresh), reused=len(cards) - len(fresh))

@@ -170,6 +170,9 @@ class AsyncFetcher:
         # ends; one pool of `concurrency` connections made that scan most of the client's CPU time.
         self._clients: list[httpx.AsyncClient] = []
         self._free: asyncio.Queue[httpx.AsyncClient] = asyncio.Queue()
+        self._withheld: list[httpx.AsyncClient] = []
+        self._withholding = 0  # slots to withhold as their requests end
+        self._all_withheld = asyncio.Event()
         self._connect_failures: Counter[str] = Counter()
         self._down: set[str] = set()
         self._deadline: float | None = None
@@ -203,8 +206,45 @@ class AsyncFetcher:
             self._deadline = time.monotonic() + policy.deadline_s
         return self
 
+    @property
+    def seconds_left(self) -> float | None:
+        """Time left before the deadline (None: no deadline)."""
+        return None if self._deadline is None else max(0.0, self._deadline - time.monotonic())
+
+    async def withhold(self, slots: int) -> int:
+        """Take up to ``slots`` request slots out of use (at least one stays), waiting for them to be free.
+
+        For another process fetching for the same job: with the slots it was lent, the bound on requests in
+        flight holds for both together. Returns the number withheld; they come back when the fetcher closes (or
+        at once if the wait is cancelled). A slot is withheld as soon as its request ends, before any waiting
+        request can take it."""
+        count = max(0, min(slots, len(self._clients) - len(self._withheld) - self._withholding - 1))
+        before = len(self._withheld)
+        self._withholding += count
+        try:
+            while self._withholding and not self._free.empty():
+                self._release(self._free.get_nowait())
+            while self._withholding:
+                self._all_withheld.clear()
+                await self._all_withheld.wait()
+        except asyncio.CancelledError:
+            self._withholding = 0
+            while len(self._withheld) > before:
+                self._free.put_nowait(self._withheld.pop())
+            raise
+        return count
+
+    def _release(self, client: httpx.AsyncClient) -> None:
+        if self._withholding:
+            self._withheld.append(client)
+            self._withholding -= 1
+            if not self._withholding:
+                self._all_withheld.set()
+        else:
+            self._free.put_nowait(client)
+
     async def __aexit__(self, *exc: object) -> None:
-        clients, self._clients = self._clients, []
+        clients, self._clients, self._withheld = self._clients, [], []
         for client in clients:
             await client.aclose()
 
@@ -236,7 +276,7 @@ class AsyncFetcher:
             except httpx.HTTPError as error:
                 raise _as_fetch_error(url, error) from None
         finally:
-            self._free.put_nowait(client)
+            self._release(client)
         raise FetchError(url, "no_attempt")  # only reachable with attempts=0
 
     def _backoff_hook(self, error: Exception) -> bool | float:
