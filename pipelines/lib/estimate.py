@@ -249,6 +249,28 @@ def _embodied_rate(hardware_id: str | None, ref: Reference) -> tuple[Interval, s
     return per_chip / (lifetime * HOURS_PER_YEAR * utilization), source
 
 
+def tdp_power(hardware_id: str, ref: Reference) -> tuple[Interval, str] | None:
+    """The accelerator's TDP widened by the measured power/TDP range, and its origin (None: no TDP on record)."""
+    key = ("tdp", hardware_id)
+    if key not in ref.memo:
+        acc = ref.accelerators.loc[hardware_id]
+        if pd.isna(acc.tdp_w):
+            ref.memo[key] = None
+        else:
+            low_f, high_f = ref.power_factor_range
+            power = Interval(float(acc.tdp_w), float(acc.tdp_w) * low_f, float(acc.tdp_w) * high_f)
+            ref.memo[key] = power, EPOCH if acc.tdp_origin == "epoch" else REFERENCE
+    return ref.memo[key]
+
+
+def pue_default(facility: str, ref: Reference) -> Interval:
+    key = ("pue", facility)
+    if key not in ref.memo:
+        d = ref.pue_defaults.loc[facility]
+        ref.memo[key] = Interval(float(d.pue), float(d.pue_low), float(d.pue_high))
+    return ref.memo[key]
+
+
 def estimate_row(row: Mapping, reference: Reference | None = None, scope: Scope = Scope()) -> Estimate:
     """Estimate one run from whatever inputs the row has; never raises for missing or unknown inputs."""
     ref = reference or load_reference()
@@ -292,11 +314,8 @@ def estimate_row(row: Mapping, reference: Reference | None = None, scope: Scope 
     power = None
     if num["power_w"] is not None:
         power, v["power_w_origin"] = given("power_w"), DISCLOSED
-    elif hardware_id is not None and not pd.isna(ref.accelerators.loc[hardware_id].tdp_w):
-        acc = ref.accelerators.loc[hardware_id]
-        low_f, high_f = ref.power_factor_range
-        power = Interval(float(acc.tdp_w), float(acc.tdp_w) * low_f, float(acc.tdp_w) * high_f)
-        v["power_w_origin"] = EPOCH if acc.tdp_origin == "epoch" else REFERENCE
+    elif hardware_id is not None and (tdp := tdp_power(hardware_id, ref)) is not None:
+        power, v["power_w_origin"] = tdp
     elif hardware_id is not None:
         msg.append(f"no TDP on record for {hardware_id}")
     v["power_w_used"] = power.value if power else None
@@ -307,8 +326,7 @@ def estimate_row(row: Mapping, reference: Reference | None = None, scope: Scope 
         pue, v["pue_origin"] = given("pue"), DISCLOSED
     else:
         facility = facility_for(location_id, organization, ref)
-        d = ref.pue_defaults.loc[facility]
-        pue, v["pue_origin"] = Interval(float(d.pue), float(d.pue_low), float(d.pue_high)), f"{DEFAULT} ({facility})"
+        pue, v["pue_origin"] = pue_default(facility, ref), f"{DEFAULT} ({facility})"
     v["pue_used"] = pue.value
 
     if num["carbon_intensity_kg_per_kwh"] is not None:
