@@ -395,10 +395,13 @@ def test_hub_ingest_killed_leaves_a_consistent_snapshot_store(data, tmp_path):
         hub.add_repos(cards)
         env = child_env(tmp_path, AI_EMISSIONS_DATA=hub_data, AI_EMISSIONS_OFFLINE="", HF_ENDPOINT=hub.url)
         run = RunningRefresh(env)
-        run.wait_for(lambda: hub.counts["resolve"] >= GENERATED // 2)
+        snapshots = tmp_path / "home" / "snapshots"
+        # cards are stored in batches: kill once half are served and at least one batch has landed
+        run.wait_for(lambda: hub.counts["resolve"] >= GENERATED // 2 and (snapshots / "manifest.sqlite").exists()
+                     and stored_cards(snapshots) > 0)
         run.kill()
         assert_usable_after_kill(env, tmp_path, releases_before={})
-        stored = stored_cards(tmp_path / "home" / "snapshots")
+        stored = stored_cards(snapshots)
         assert 0 < stored < GENERATED, stored
 
         hub.reset_counts()

@@ -9,7 +9,7 @@ from pipelines.defs.resources import PathsResource
 from pipelines.lib import release as releases
 from pipelines.lib.datacard import ATTRIBUTION, data_card
 from pipelines.lib.explorer import write_explorer
-from pipelines.lib.plots import write_plots
+from pipelines.lib.plots import start_plots
 from schemas import PUBLISHED_TABLES
 
 
@@ -20,22 +20,25 @@ def release(paths: PathsResource, duckdb: DuckDBResource) -> dg.MaterializeResul
         tables = {name: con.sql(f'SELECT * FROM "{name}"').to_arrow_table() for name in PUBLISHED_TABLES}
         sources = con.execute("SELECT title, url FROM sources ORDER BY source_id").fetchall()
     release_date = releases.release_date_from_env()
+    tables = {name: releases.conform(PUBLISHED_TABLES[name], data) for name, data in tables.items()}
 
-    def extra_files(folder, version, tables):
-        plots = write_plots(folder, tables)
-        write_explorer(folder, version, tables, release_date=release_date.isoformat(), plots=plots)
+    # the plots are drawn in a child process while the tables are written and compared
+    with start_plots(tables) as plotting:
+        def extra_files(folder, version, tables):
+            plots = plotting.finish(folder)
+            write_explorer(folder, version, tables, release_date=release_date.isoformat(), plots=plots)
 
-    result = releases.write_release(
-        paths.paths.exports_dir,
-        PUBLISHED_TABLES,
-        tables,
-        release_date=release_date,
-        datapackage_extra={"sources": [{"title": title, "path": url} for title, url in sources],
-                           "attribution": ATTRIBUTION},
-        data_card=data_card,
-        extra_files=extra_files,
-        version=os.environ.get("AI_EMISSIONS_RELEASE_VERSION") or None,  # `refresh --release-version`
-    )
+        result = releases.write_release(
+            paths.paths.exports_dir,
+            PUBLISHED_TABLES,
+            tables,
+            release_date=release_date,
+            datapackage_extra={"sources": [{"title": title, "path": url} for title, url in sources],
+                               "attribution": ATTRIBUTION},
+            data_card=data_card,
+            extra_files=extra_files,
+            version=os.environ.get("AI_EMISSIONS_RELEASE_VERSION") or None,  # `refresh --release-version`
+        )
     return dg.MaterializeResult(metadata={
         "version": result.version,
         "is_new": result.is_new,

@@ -20,9 +20,6 @@ from dataclasses import dataclass
 from multiprocessing.connection import Connection, wait
 from pathlib import Path
 
-import pyarrow as pa
-
-from pipelines.lib import warehouse
 from pipelines.lib import workers as worker_processes
 from pipelines.lib.cards import CardResult, parse_card
 from pipelines.lib.curated import disclosure_id
@@ -255,6 +252,11 @@ def build_card_tables(con, store, *, workers: int) -> CardTables:
     Each card is parsed once per parser version: a card whose snapshot and parser version are in the cache keeps
     its rows; an unreadable stored card becomes a quarantine row. Rows come in card order (by repo id), each
     card's rows in the parser's order."""
+    # imported here, not at the top: the parsing workers import this module and need neither (0.1 s, 50 MB each)
+    import pyarrow as pa
+
+    from pipelines.lib import warehouse
+
     cards = con.execute("SELECT repo_id, card_url, snapshot_sha256, license, revision FROM hub_cards "
                         "ORDER BY repo_id").fetchall()
     ((tables,),) = con.execute("SELECT count(*) FROM information_schema.tables WHERE table_name = 'card_parse_cache'"

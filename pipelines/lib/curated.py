@@ -127,10 +127,13 @@ class CuratedFile(_Strict):
     runs: list[Run] = Field(min_length=1)
 
 
+_SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml's parser, the same safe constructors
+
+
 def _read_yaml(path: Path):
     try:
         with path.open(encoding="utf-8") as fh:
-            return yaml.safe_load(fh)
+            return yaml.load(fh, Loader=_SAFE_LOADER)  # noqa: S506 - a safe loader
     except (OSError, yaml.YAMLError, UnicodeDecodeError) as exc:
         raise CuratedDataError(f"{path}: cannot read YAML: {exc}") from exc
 

@@ -488,27 +488,18 @@ def _shared_prefix(a, b) -> int:
     return len(os.path.commonprefix([str(a), str(b)]))
 
 
-def _nearest(rows: pd.DataFrame, anchor: str) -> pd.Series | None:
-    """The row printed nearest the anchor locator (longest shared locator prefix: same table, row, column)."""
-    if rows.empty:
-        return None
-    ranked = sorted(rows.to_dict(orient="records"),
-                    key=lambda r: (-_shared_prefix(r.get("locator"), anchor), str(r.get("locator"))))
-    return pd.Series(ranked[0])
-
-
-def _pick(group: pd.DataFrame, metric: str, anchor: str, prefer: str | None = None) -> tuple[float | None, float]:
-    """The figure of a metric printed nearest the anchor (preferring rows whose locator or basis matches
-    `prefer`), with half its last printed digit."""
-    rows = group[group.metric == metric]
-    if prefer and not rows.empty:
-        preferred = rows[rows.locator.astype(str).str.contains(prefer, case=False, regex=True)
-                         | rows.basis.astype(str).str.contains(prefer, case=False, regex=True)]
-        rows = preferred if not preferred.empty else rows
-    row = _nearest(rows, anchor)
-    if row is None:
+def _pick(records: list[dict], metric: str, anchor: str, prefer: str | None = None) -> tuple[float | None, float]:
+    """The figure of a metric printed nearest the anchor (longest shared locator prefix: same table, row,
+    column), preferring rows whose locator or basis matches `prefer`, with half its last printed digit."""
+    rows = [r for r in records if r["metric"] == metric]
+    if prefer:
+        preferred = [r for r in rows if re.search(prefer, str(r.get("locator")), re.I)
+                     or re.search(prefer, str(r.get("basis")), re.I)]
+        rows = preferred or rows
+    if not rows:
         return None, 0.0
-    return float(row.value), _half_step(row.get("value_as_printed"), row.value)
+    row = min(rows, key=lambda r: (-_shared_prefix(r.get("locator"), anchor), str(r.get("locator"))))
+    return float(row["value"]), _half_step(row.get("value_as_printed"), row["value"])
 
 
 def _headline(testable: list[dict], input_locators: list) -> dict:
@@ -559,7 +550,7 @@ def runs_from_disclosures(disclosures: pd.DataFrame, reference: Reference | None
         power = pue = intensity = chip_hours = chip_count = duration = None
         power_step = pue_step = intensity_step = 0.0
         if input_records:
-            group, anchor = pd.DataFrame(records), str(head.get("locator"))
+            group, anchor = records, str(head.get("locator"))
             power, power_step = _pick(group, "power", anchor, prefer="measured|average")
             if power is None:
                 power, power_step = _pick(group, "tdp", anchor)
