@@ -24,6 +24,7 @@ def test_plots_drawn_in_a_child_process_match_those_drawn_in_place(tables, tmp_p
     there.mkdir()
     names = write_plots(here, tables)
     with start_plots(tables) as plotting:
+        assert plotting.names == names
         assert plotting.finish(there) == names
     assert names == ["emissions_by_year.png", "disclosure_scorecard.png", "backtest.png"]
     for name in names:

@@ -25,8 +25,8 @@ def release(paths: PathsResource, duckdb: DuckDBResource) -> dg.MaterializeResul
     # the plots are drawn in a child process while the tables are written and compared
     with start_plots(tables) as plotting:
         def extra_files(folder, version, tables):
-            plots = plotting.finish(folder)
-            write_explorer(folder, version, tables, release_date=release_date.isoformat(), plots=plots)
+            write_explorer(folder, version, tables, release_date=release_date.isoformat(), plots=plotting.names,
+                           wait_for_plots=lambda: plotting.finish(folder))
 
         result = releases.write_release(
             paths.paths.exports_dir,

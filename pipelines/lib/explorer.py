@@ -20,7 +20,7 @@ import html
 import json
 import math
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path, PurePosixPath
 from string import Template
 from urllib.parse import quote
@@ -63,15 +63,21 @@ class ExplorerError(ValueError):
 
 
 def write_explorer(folder: Path, version: str, tables: Mapping[str, pa.Table], *, release_date: str,
-                   plots: list[str] | None = None) -> Path:
+                   plots: list[str] | None = None, wait_for_plots: Callable[[], object] | None = None) -> Path:
     """Write `explorer.html` into the release folder and return its path.
 
     `plots` names PNG files inside `folder` (relative paths); those present are shown, the others are left
-    out (the page never points at a missing file).
+    out (the page never points at a missing file). `wait_for_plots`, when the plots are still being drawn, is
+    called once the page is rendered, before the files are looked for.
     """
     folder = Path(folder)
-    present = [name for name in _checked_plot_names(plots or []) if (folder / name).is_file()]
-    page = render_explorer(version, tables, release_date=release_date, plots=present)
+    names = _checked_plot_names(plots or [])
+    page = render_explorer(version, tables, release_date=release_date, plots=names)
+    if wait_for_plots is not None:
+        wait_for_plots()
+    present = [name for name in names if (folder / name).is_file()]
+    if present != names:
+        page = render_explorer(version, tables, release_date=release_date, plots=present)
     path = folder / EXPLORER_FILE
     path.write_bytes(page.encode("utf-8"))
     return path

@@ -149,6 +149,7 @@ class PendingPlots:
 
     def __init__(self, tables: Mapping[str, pa.Table]) -> None:
         self._rows = _plotted_rows(tables)
+        self.names = [name for name, _, table in _PLAN if table in self._rows]  # the files `finish` will move
         self._scratch = Path(tempfile.mkdtemp(prefix="ai-emissions-plots-"))
         self._worker = workers.Worker("pipelines.lib.plots:_serve", str(self._scratch), self._rows) \
             if workers.supported() else None
