@@ -87,14 +87,15 @@ def render_explorer(version: str, tables: Mapping[str, pa.Table], *, release_dat
                     plots: Iterable[str] = ()) -> str:
     """The page as text (see `write_explorer`)."""
     _check_tables(tables)
-    payload = {
-        "release": {"version": version, "date": release_date, "license": LICENSE_NAME,
-                    "license_url": LICENSE_URL, "title": DATASET_TITLE},
-        "tables": {name: _encode_table(name, tables[name]) if name in tables else None
-                   for name in [*REQUIRED_COLUMNS, *OPTIONAL_TABLES]},
-        "fields": {name: _field_meta(name, tables[name]) for name in [*REQUIRED_COLUMNS, *OPTIONAL_TABLES]
-                   if name in tables},
-    }
+    shown = [*REQUIRED_COLUMNS, *OPTIONAL_TABLES]
+    # the JSON text of {"fields", "release", "tables"} (keys sorted), built a table and a column at a time: the
+    # same text as dumping the whole mapping at once, without holding every table's Python values together
+    encoded_tables = ",".join(f"{_json(name)}:{_encode_table(name, tables[name]) if name in tables else 'null'}"
+                              for name in sorted(shown))
+    fields = {name: _field_meta(name, tables[name]) for name in shown if name in tables}
+    release = {"version": version, "date": release_date, "license": LICENSE_NAME, "license_url": LICENSE_URL,
+               "title": DATASET_TITLE}
+    payload = f'{{"fields":{_json(fields)},"release":{_json(release)},"tables":{{{encoded_tables}}}}}'
     template = Template((ASSETS / "explorer.html").read_text(encoding="utf-8"))
     return template.substitute(
         title=html.escape(f"{DATASET_TITLE} - release {version}"),
@@ -166,14 +167,16 @@ def _encode_column(values: list):
     return values
 
 
-def _encode_table(name: str, table: pa.Table) -> dict:
-    """Column-oriented rows: names once, a list of values per column (dictionary-coded when repetitive)."""
+def _encode_table(name: str, table: pa.Table) -> str:
+    """Column-oriented rows as JSON: names once, a list of values per column (dictionary-coded when repetitive)."""
     sortable = [c for c in _primary_key(name, table) if not pa.types.is_nested(table.schema.field(c).type)]
     if sortable:
         table = table.sort_by([(c, "ascending") for c in sortable])
     columns = [c for c in table.column_names if c not in OMITTED_COLUMNS.get(name, set())]
-    data = {c: _encode_column([_plain(v) for v in table[c].to_pylist()]) for c in columns}
-    return {"columns": columns, "n": table.num_rows, "data": data}
+    # as JSON text a column at a time, so only one column's Python values are alive at once
+    data = ",".join(f"{_json(c)}:{_json(_encode_column([_plain(v) for v in table[c].to_pylist()]))}"
+                    for c in sorted(columns))
+    return f'{{"columns":{_json(columns)},"data":{{{data}}},"n":{table.num_rows}}}'
 
 
 def _unit_from_name(column: str) -> str | None:
@@ -245,12 +248,15 @@ def _asset(name: str, forbidden: str) -> str:
     return text
 
 
-def _json_for_script(payload: dict) -> str:
-    """The data block: plain JSON, or for a large release the same JSON gzipped and base64-encoded.
+def _json(value) -> str:
+    return json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+
+
+def _json_for_script(text: str) -> str:
+    """The data block from the payload's JSON text: as it is, or for a large release gzipped and base64-encoded.
 
     Written so that it cannot end its <script> block early: <, > and & are \\u escapes.
     """
-    text = json.dumps(payload, sort_keys=True, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
     if len(text.encode("utf-8")) > PLAIN_JSON_LIMIT:
         packed = gzip.compress(text.encode("utf-8"), compresslevel=9, mtime=0)  # mtime 0: same bytes each time
         text = json.dumps({"gzip_base64": base64.b64encode(packed).decode("ascii")})
