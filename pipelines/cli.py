@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import atexit
 import json
 import logging
 import os
 import sys
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 
 import click
 import duckdb
@@ -185,5 +186,30 @@ def estimate(input_csv: str, output: str | None) -> None:
         click.echo(message, err=True)
 
 
+def entry() -> None:
+    """The `ai-emissions` command: the CLI, then an exit without the interpreter's teardown.
+
+    Once a command has returned, everything it wrote is closed and synced; what is left is freeing the modules
+    of Dagster, pandas and DuckDB one by one, 0.4-0.7 s on every refresh (measured), which nobody waits for
+    on purpose. Exit handlers still run; tests invoke `main` and keep the ordinary exit.
+    """
+    try:
+        main()
+    except SystemExit as done:
+        code = done.code
+    else:
+        code = 0
+    if not isinstance(code, int):  # sys.exit("message") or sys.exit(None), as the interpreter treats them
+        if code is not None:
+            print(code, file=sys.stderr)
+        code = 0 if code is None else 1
+    atexit._run_exitfuncs()
+    logging.shutdown()
+    for stream in (sys.stdout, sys.stderr):
+        with suppress(OSError, ValueError):  # a closed pipe (`| head`) has nothing left to receive
+            stream.flush()
+    os._exit(code)
+
+
 if __name__ == "__main__":
-    main()
+    entry()

@@ -5,6 +5,9 @@ from __future__ import annotations
 import csv
 import json
 import math
+import os
+import subprocess
+import sys
 
 from click.testing import CliRunner
 
@@ -51,3 +54,25 @@ def test_estimate_writes_the_design_columns_and_explains_unknown_inputs(tmp_path
     assert two["total_tco2e"] == ""
     # a given energy overrides every default
     assert float(three["energy_kwh"]) == 1000 and three["energy_kwh_origin"] == "disclosed"
+
+
+def test_the_installed_command_keeps_exit_codes_and_output(tmp_path):
+    """`entry` (the console script) leaves without the interpreter's teardown: what was printed still arrives,
+    and the exit code is the command's."""
+    env = {**os.environ, "AI_EMISSIONS_HOME": str(tmp_path / "home"), "PYTHONWARNINGS": "ignore"}
+
+    def run(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "pipelines.cli", *args], capture_output=True, text=True,
+                              env=env, cwd=tmp_path, timeout=120)
+
+    shown = run("--help")
+    assert shown.returncode == 0 and "refresh" in shown.stdout
+    unbuilt = run("query", "select 1")
+    assert unbuilt.returncode == 1 and "ai-emissions refresh" in unbuilt.stderr, unbuilt.stderr
+    assert run("no-such-command").returncode == 2
+    estimated = tmp_path / "out.csv"
+    (tmp_path / "in.csv").write_text("model_id,hardware,chip_count,training_days,location,year\n"
+                                     "a/one,NVIDIA A100 80GB,64,10,FR,2023\n")
+    done = run("estimate", str(tmp_path / "in.csv"), "-o", str(estimated))
+    assert done.returncode == 0, done.stderr
+    assert len(estimated.read_text().splitlines()) == 2

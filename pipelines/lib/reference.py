@@ -142,7 +142,10 @@ def resolve_hardware(text: str | None, reference: Reference | None = None) -> st
     if text is None or (isinstance(text, float) and pd.isna(text)) or not str(text).strip():
         return None
     ref = reference or load_reference()
-    hardware_id = ref.hardware_keys.get(hardware_key(text))
+    key = ("hardware", str(text))
+    if key not in ref.memo:
+        ref.memo[key] = ref.hardware_keys.get(hardware_key(text))
+    hardware_id = ref.memo[key]
     if hardware_id is None:
         UNRESOLVED_HARDWARE[str(text).strip()] += 1
     return hardware_id
