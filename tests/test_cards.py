@@ -689,3 +689,20 @@ def test_comparison_rows_of_a_table_are_not_figures():
         "| Car, one lifetime | 100,000 |\n| Air travel, 1 passenger | 2,000 |\n| Our model | 150 |\n"
     )
     assert [(f.model_name, f.value_as_printed) for f in emissions(result)] == [("Our model", "150")]
+
+
+def test_the_prose_prefilter_never_skips_a_paragraph_the_patterns_would_read(corpus):
+    """`_may_mention` skips plain ASCII paragraphs by substring tests; it must say yes wherever the case-insensitive
+    patterns it stands in front of find something (every paragraph and item of the corpus, and printed variants)."""
+    from pipelines.lib.cards import body, frontmatter
+    from pipelines.lib.cards.extract import _EMISSION_CONTEXT, _ENERGY_CONTEXT, _PROSE_WORDS, _may_mention
+
+    texts = ["Emitted 5 KG of CO2", "CARBON FOOTPRINT", "3 MWh", "1,000 GPU HOURS", "GHG Protocol", "co_2",
+             "Greenhouse gases", "plain words only", "2 kWh", "Footprint: none", "CO₂ 4 kg"]
+    for path in sorted((corpus / "model_cards").glob("*.md")):
+        blocks = body.parse(frontmatter.split(path.read_text(encoding="utf-8", errors="replace")).body)[0]
+        texts += [b.text for b in blocks if b.kind in ("paragraph", "item")]
+    read = [t for t in texts if _EMISSION_CONTEXT.search(t) or _ENERGY_CONTEXT.search(t)]
+    assert len(read) > 100  # the corpus has many such paragraphs
+    assert all(_may_mention(t, _PROSE_WORDS) for t in read)
+    assert not _may_mention("plain words only", _PROSE_WORDS)

@@ -79,6 +79,18 @@ _NOT_EMISSIONS = re.compile(
 _NOT_HOURS = re.compile(r"inference|latency|time[- ]to|real[- ]time|per\b|/|token|response")
 
 _EMISSION_CONTEXT = re.compile(r"co2|co₂|co_2|carbon|emission|emitted|\bghg\b|greenhouse|footprint", re.I)
+_ENERGY_CONTEXT = re.compile(r"wh\b|hours", re.I)
+# Every word the two patterns above can match, lower-case: a paragraph of plain ASCII prose containing none of
+# them is skipped with substring tests (a case-insensitive alternation over a long paragraph costs ~0.2 ms).
+_PROSE_WORDS = ("co2", "co_2", "carbon", "emission", "emitted", "ghg", "greenhouse", "footprint", "wh", "hours")
+
+
+def _may_mention(text: str, words: tuple[str, ...]) -> bool:
+    """False only when `text` is ASCII and contains none of `words` in any letter case."""
+    if not text.isascii():
+        return True  # other scripts' case rules: leave it to the patterns
+    lowered = text.lower()
+    return any(word in lowered for word in words)
 # Words before a mass that say it is somebody else's emissions or a comparison, not this model's.
 _COMPARISON = re.compile(
     r"\b(?:cars?|vehicles?|driv\w*|flights?|flying|planes?|household|homes?|passengers?|americans?|persons?|"
@@ -519,7 +531,8 @@ class Extractor:
     def read_prose(
         self, text: str, block: Block, *, context: str = "", locator_prefix: str | None = None
     ) -> None:
-        if not _EMISSION_CONTEXT.search(text) and not re.search(r"wh\b|hours", text, re.I):
+        if not _may_mention(text, _PROSE_WORDS) or (
+                not _EMISSION_CONTEXT.search(text) and not _ENERGY_CONTEXT.search(text)):
             return
         section = block.section
         surroundings = f"{context[:2000]} {text[:2000]} {section}"
