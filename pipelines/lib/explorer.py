@@ -258,6 +258,7 @@ def _json_for_script(text: str) -> str:
     Written so that it cannot end its <script> block early: <, > and & are \\u escapes.
     """
     if len(text.encode("utf-8")) > PLAIN_JSON_LIMIT:
-        packed = gzip.compress(text.encode("utf-8"), compresslevel=9, mtime=0)  # mtime 0: same bytes each time
+        packed = gzip.compress(text.encode("utf-8"), compresslevel=6, mtime=0)  # mtime 0: same bytes each time; level 9
+        # took three times as long for 1% less
         text = json.dumps({"gzip_base64": base64.b64encode(packed).decode("ascii")})
     return text.replace("&", "\\u0026").replace("<", "\\u003c").replace(">", "\\u003e")

@@ -258,13 +258,12 @@ def write_release(
         if version is None and digest == _previous_digest(exports_dir, previous):
             return ReleaseResult(previous, exports_dir / previous, False, digest)
         version = version or next_version(exports_dir, release_date)
-        prior = {}
-        if previous:
-            for name in tables:
-                path = exports_dir / previous / f"{name}.parquet"
-                prior[name] = pq.read_table(path) if path.exists() else None
-        diffs = {name: diff_tables(prior.get(name), data, published[name].primary_key)
-                 for name, data in tables.items()}
+
+        def prior(name: str) -> pa.Table | None:  # read one at a time: only one previous table in memory
+            path = exports_dir / previous / f"{name}.parquet" if previous else None
+            return pq.read_table(path) if path is not None and path.exists() else None
+
+        diffs = {name: diff_tables(prior(name), data, published[name].primary_key) for name, data in tables.items()}
         (staging / "CHANGELOG.md").write_text(changelog_markdown(version, previous, diffs))
         (staging / "README.md").write_text(data_card(version, release_date, tables, diffs))
         if extra_files:
