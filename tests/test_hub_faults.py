@@ -136,3 +136,68 @@ def test_unreachable_hub_finishes_quickly_and_keeps_earlier_snapshots(tmp_path):
         assert len(report.errors) == 1 + len(watchlist)
         assert sum(report.requests.values()) <= 3  # no request once the origin is known down
         assert offline.current_cards() == before
+
+
+def test_a_helper_process_fetching_alongside_lands_every_card_under_faults(tmp_path, monkeypatch):
+    """With many cards to fetch a second process fetches from the same queue: every good card still lands once,
+    failures are recorded, its requests and retries are counted, and the token travels over the pipe only."""
+    from pipelines.lib import hub as hub_module
+
+    started: list[hub_module.workers.Worker] = []
+
+    class RecordedWorker(hub_module.workers.Worker):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            started.append(self)
+
+    monkeypatch.setattr(hub_module.workers, "Worker", RecordedWorker)
+    faults = Faults(p_503=0.10, p_429=0.05, retry_after="1", p_cut=0.03, seed=11,
+                    always_fail={"emulated/model-00005", "emulated/model-00101"})
+    with HubEmulator(faults, max_page_size=PAGE, expected_token="hf_helper_secret") as hub:
+        hub.add_repos({f"emulated/model-{i:05d}": generated_card(i) for i in range(150)})
+        ingestor = HubIngestor(SnapshotStore(tmp_path / "snap"), endpoint=hub.url, page_size=PAGE,
+                               token="hf_helper_secret", policy=FAST, processes=2, parallel_min=20)
+
+        report = ingestor.refresh()
+
+        assert len(started) == 1 and started[0].process.poll() is not None  # it ran, and it has ended
+        assert "hf_helper_secret" not in " ".join(map(str, started[0].process.args))
+        assert set(hub.authorization_seen) == {"Bearer hf_helper_secret"}
+        broken = faults.always_fail
+        assert report.failed == len(broken) and report.fetched == 150 - len(broken)
+        assert {(f.repo_id, f.reason) for f in report.errors} == {(r, "http_503") for r in broken}
+        assert sum(report.requests.values()) == sum(hub.counts.values())  # both processes' requests
+        assert sum(report.retries.values()) > 0
+        cards = {card.repo_id: card for card in ingestor.current_cards()}
+        assert set(cards) == set(hub.repo_ids) - broken
+        for repo_id, card in cards.items():
+            assert ingestor.store.get(card.sha256) == hub.readme(repo_id)
+        ok_rows = [r for r in ingestor.store.rows(kind="card") if r.status == "ok"]
+        assert len(ok_rows) == len(cards)  # each card stored and recorded once, by one of the two processes
+
+
+def test_cards_a_killed_helper_held_are_fetched_by_the_ingesting_process(tmp_path, monkeypatch):
+    import threading
+
+    from pipelines.lib import hub as hub_module
+
+    doomed: list[hub_module.workers.Worker] = []
+
+    class DoomedWorker(hub_module.workers.Worker):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            doomed.append(self)
+            threading.Timer(0.6, self.process.kill).start()  # mid-way through its share
+
+    monkeypatch.setattr(hub_module.workers, "Worker", DoomedWorker)
+    with HubEmulator(Faults(p_slow=1.0, slow_s=0.05, seed=3), max_page_size=PAGE) as hub:
+        hub.add_repos({f"emulated/model-{i:05d}": generated_card(i) for i in range(200)})
+        ingestor = HubIngestor(SnapshotStore(tmp_path / "snap"), endpoint=hub.url, page_size=PAGE, policy=FAST,
+                               processes=2, parallel_min=20)
+        report = ingestor.refresh()
+        assert doomed and doomed[0].process.returncode == -9  # it was killed, not finished
+        assert report.errors == [] and report.fetched == 200
+        cards = {card.repo_id: card for card in ingestor.current_cards()}
+        assert set(cards) == set(hub.repo_ids)
+        for repo_id, card in cards.items():
+            assert ingestor.store.get(card.sha256) == hub.readme(repo_id)
