@@ -138,3 +138,71 @@ def test_sigkill_never_leaves_a_corrupt_object_or_a_dangling_row(tmp_path):
     # Every stored object is either named by a row or was the one write in flight at the kill.
     assert len(set(objects) - {row.sha256 for row in rows}) <= 1
     assert set(store.latest_ok()) <= {f"org/r{i}" for i in range(50)}
+
+
+def test_a_batch_stores_every_body_and_records_its_rows_in_one_go(tmp_path):
+    store = SnapshotStore(tmp_path / "snap")
+    earlier = store.put(b"stored before")
+    bodies = [b"first card", b"second card", b"first card", b"stored before", b""]
+    documents = [(body, {"kind": "card", "url": f"u{i}", "repo_id": f"org/r{i}", "status": "ok",
+                         "bytes": len(body)}) for i, body in enumerate(bodies)]
+
+    digests = store.put_and_record(documents)
+
+    assert digests == [hashlib.sha256(b).hexdigest() for b in bodies] and digests[3] == earlier
+    assert [store.get(d) for d in digests] == bodies
+    assert [(r.repo_id, r.sha256) for r in store.rows()] == [(f"org/r{i}", d) for i, d in enumerate(digests)]
+    assert list((tmp_path / "snap" / "tmp").iterdir()) == []
+    assert store.put_and_record([]) == []
+
+
+def test_a_batch_with_an_invalid_row_records_none_of_its_rows(tmp_path):
+    store = SnapshotStore(tmp_path / "snap")
+    documents = [(b"good", {"kind": "card", "url": "u1", "repo_id": "org/a", "status": "ok"}),
+                 (b"bad", {"kind": "card", "url": "u2", "repo_id": "org/b", "status": "fine"})]
+    with pytest.raises(ValueError):
+        store.put_and_record(documents)
+    assert store.rows() == []  # the stored objects are harmless: content-addressed, named by no row
+
+
+_BATCH_WRITER = textwrap.dedent(
+    """
+    import os, sys
+    sys.path.insert(0, sys.argv[2])
+    from pipelines.lib.snapshots import SnapshotStore
+    store = SnapshotStore(sys.argv[1])
+    print("ready", flush=True)
+    i = 0
+    while True:
+        batch = []
+        for _ in range(16):
+            data = os.urandom(64) * (1 + i % 2000)
+            batch.append((data, dict(kind="card", url=f"u{i}", repo_id=f"org/r{i % 50}", revision=f"{i:040x}",
+                                     status="ok", bytes=len(data))))
+            i += 1
+        store.put_and_record(batch)
+    """
+)
+
+
+def test_sigkill_during_batches_leaves_only_complete_objects_and_rows_naming_them(tmp_path):
+    root = tmp_path / "snap"
+    writer = subprocess.Popen([sys.executable, "-c", _BATCH_WRITER, str(root), str(REPO_ROOT)],
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        assert writer.stdout.readline().strip() == "ready"
+        time.sleep(1.0)
+    finally:
+        os.kill(writer.pid, signal.SIGKILL)
+        writer.wait(timeout=10)
+
+    store = SnapshotStore(root)
+    rows = store.rows()
+    assert len(rows) > 16, "the writer should have recorded some batches before it was killed"
+    assert len(rows) % 16 == 0  # a batch's rows land together or not at all
+    for row in rows:
+        assert len(store.get(row.sha256)) == row.bytes  # present, complete, and its hash verified
+    objects = list(store.iter_objects())
+    for digest in objects:
+        assert hashlib.sha256(store.path_for(digest).read_bytes()).hexdigest() == digest
+    assert len(set(objects) - {row.sha256 for row in rows}) <= 16  # at most the batch in flight
