@@ -85,3 +85,46 @@ def test_the_repository_models_load():
     keys = {k.to_user_string() for k in defs.resolve_asset_graph().get_all_asset_keys()}
     for sql in (REPO / "dbt_like_sql").glob("[!t]*/*.sql"):
         assert sql.stem in keys
+
+
+def _run_sql_project(root: Path, database: Path):
+    """The SQL loader's assets and blocking checks (grouped into steps as the pipeline groups them), run."""
+    import dagster as dg
+    from dagster_duckdb import DuckDBResource
+
+    from pipelines.defs.transform import check_steps, sql_definitions
+
+    assets, tests = sql_definitions(root, {})
+    step_of = {key.to_user_string(): a.node_def.name for a in assets for key in a.keys}
+    defs = dg.Definitions(assets=assets, asset_checks=check_steps(tests, step_of),
+                          resources={"duckdb": DuckDBResource(database=str(database))})
+    result = defs.resolve_implicit_global_asset_job_def().execute_in_process(raise_on_error=False)
+    built = {e.asset_key.to_user_string() for e in result.get_asset_materialization_events()}
+    failed = {e.check_name for e in result.get_asset_check_evaluations() if not e.passed}
+    return {a.node_def.name for a in assets}, built, failed
+
+
+def test_a_layer_runs_as_one_step_and_a_failing_check_still_blocks_what_reads_its_table(tmp_path):
+    write(tmp_path, "staging", "stg_a", "select 1 as x")
+    write(tmp_path, "staging", "stg_b", "select 2 as y")
+    write(tmp_path, "intermediate", "int_c", "select * from stg_a, stg_b")
+    write(tmp_path, "marts", "mart_d", "select * from int_c")
+    write(tmp_path, "tests", "assert_int_c_empty", "select * from int_c")  # fails: int_c has a row
+
+    steps, built, failed = _run_sql_project(tmp_path, tmp_path / "w.duckdb")
+
+    assert steps == {"staging", "int_c", "mart_d"}  # the two independent staging models share a step
+    assert failed == {"assert_int_c_empty"}
+    assert built == {"stg_a", "stg_b", "int_c"}  # mart_d reads the failing table: never built
+
+
+def test_a_model_reading_a_checked_model_of_its_own_layer_gets_its_own_step(tmp_path):
+    write(tmp_path, "staging", "stg_a", "select 1 as x")
+    write(tmp_path, "staging", "stg_b", "select * from stg_a")
+    write(tmp_path, "tests", "assert_stg_a_empty", "select * from stg_a")  # fails
+
+    steps, built, failed = _run_sql_project(tmp_path, tmp_path / "w.duckdb")
+
+    assert steps == {"stg_a", "stg_b"}  # one step would build stg_b before stg_a's check ran
+    assert failed == {"assert_stg_a_empty"}
+    assert built == {"stg_a"}
