@@ -104,8 +104,8 @@ def peak_rss_mb(who: int = resource.RUSAGE_SELF) -> float:
 
 def cpu_time() -> float:
     """CPU seconds of this process and of the children it has waited for (the helper fetch process)."""
-    return sum(resource.getrusage(who).ru_utime + resource.getrusage(who).ru_stime
-               for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN))
+    usages = [resource.getrusage(who) for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)]
+    return sum(usage.ru_utime + usage.ru_stime for usage in usages)
 
 
 def measured(name: str, ingestor: HubIngestor, emulator: Emulator, expected: dict[str, int]) -> Step:

@@ -114,19 +114,21 @@ _WRITER = textwrap.dedent(
 )
 
 
-def test_sigkill_never_leaves_a_corrupt_object_or_a_dangling_row(tmp_path):
-    root = tmp_path / "snap"
-    writer = subprocess.Popen(
-        [sys.executable, "-c", _WRITER, str(root), str(REPO_ROOT)], stdout=subprocess.PIPE, text=True
-    )
+def _killed_while_writing(script: str, root: Path) -> SnapshotStore:
+    """Run a writer script on the store at `root` for a second, SIGKILL it, and reopen the store."""
+    writer = subprocess.Popen([sys.executable, "-c", script, str(root), str(REPO_ROOT)], stdout=subprocess.PIPE,
+                              text=True)
     try:
         assert writer.stdout.readline().strip() == "ready"
         time.sleep(1.0)
     finally:
         os.kill(writer.pid, signal.SIGKILL)
         writer.wait(timeout=10)
+    return SnapshotStore(root)
 
-    store = SnapshotStore(root)
+
+def test_sigkill_never_leaves_a_corrupt_object_or_a_dangling_row(tmp_path):
+    store = _killed_while_writing(_WRITER, tmp_path / "snap")
     rows = store.rows()
     assert len(rows) > 10, "the writer should have recorded some rows before it was killed"
     for row in rows:
@@ -186,17 +188,7 @@ _BATCH_WRITER = textwrap.dedent(
 
 
 def test_sigkill_during_batches_leaves_only_complete_objects_and_rows_naming_them(tmp_path):
-    root = tmp_path / "snap"
-    writer = subprocess.Popen([sys.executable, "-c", _BATCH_WRITER, str(root), str(REPO_ROOT)],
-                              stdout=subprocess.PIPE, text=True)
-    try:
-        assert writer.stdout.readline().strip() == "ready"
-        time.sleep(1.0)
-    finally:
-        os.kill(writer.pid, signal.SIGKILL)
-        writer.wait(timeout=10)
-
-    store = SnapshotStore(root)
+    store = _killed_while_writing(_BATCH_WRITER, tmp_path / "snap")
     rows = store.rows()
     assert len(rows) > 16, "the writer should have recorded some batches before it was killed"
     assert len(rows) % 16 == 0  # a batch's rows land together or not at all

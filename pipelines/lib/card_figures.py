@@ -144,34 +144,25 @@ def _parse_one(item: tuple[str, str, str, bytes]) -> tuple[list, list]:
     return card_rows(result, repo_id=repo_id, card_url=card_url, snapshot_sha256=snapshot_sha256)
 
 
-def parse_cards(items: list[tuple[str, str, str, bytes]], workers: int) -> list[tuple[list, list]]:
-    """(figure rows, quarantine rows) per (repo_id, card_url, snapshot_sha256, bytes), in order; parsed in
-    worker processes when there are many (parsing is pure CPU and the results are plain data)."""
-    return _parse(items, len(items), workers, "_parse_one")
-
-
 def parse_to_cache_rows(items: Iterable[tuple[str, str, str, bytes]], count: int, workers: int) -> list[dict]:
     """The parse cache row (``cache_row``) of each of `count` (repo_id, card_url, snapshot_sha256, bytes), in
-    order. `items` is read as the workers need it (the workers start first)."""
-    return _parse(items, count, workers, "_cache_row_of")
+    order; parsed in worker processes when there are many (parsing is pure CPU and the results are plain data).
+    `items` is read as the workers need it (the workers start first)."""
+    if workers > 1 and count >= PARALLEL_MIN and worker_processes.supported():
+        return _parse_in_workers(items, workers)
+    return [_cache_row_of(item) for item in items]
 
 
 def _cache_row_of(item: tuple[str, str, str, bytes]) -> dict:
     return cache_row(cache_key(*item[:3]), *_parse_one(item))
 
 
-def _parse(items: Iterable[tuple[str, str, str, bytes]], count: int, workers: int, function: str) -> list:
-    if workers > 1 and count >= PARALLEL_MIN and worker_processes.supported():
-        return _parse_in_workers(items, workers, function)
-    return [globals()[function](item) for item in items]
-
-
-def _parse_in_workers(items: Iterable[tuple[str, str, str, bytes]], workers: int, function: str) -> list:
+def _parse_in_workers(items: Iterable[tuple[str, str, str, bytes]], workers: int) -> list[dict]:
     """Chunks of cards handed out to `workers` child processes, the next chunk to whichever answers first.
 
     One chunk in flight per worker: a worker only ever sends while the parent waits for it, and the parent only
     sends to a worker waiting for work, so neither blocks on a full pipe while the other does."""
-    pool = [worker_processes.Worker("pipelines.lib.card_figures:_serve_parsing", function) for _ in range(workers)]
+    pool = [worker_processes.Worker("pipelines.lib.card_figures:_serve_parsing") for _ in range(workers)]
     results: dict[int, list] = {}
     remaining = iter(items)
     chunks = enumerate(iter(lambda: list(itertools.islice(remaining, _CHUNK)), []))  # read as they are sent
@@ -205,16 +196,15 @@ def _parse_in_workers(items: Iterable[tuple[str, str, str, bytes]], workers: int
     return [row for number in sorted(results) for row in results[number]]
 
 
-def _serve_parsing(connection: Connection, function: str) -> None:
-    """A worker: parse each chunk it is sent (with `function`) until the parent closes the pipe."""
-    parse = globals()[function]
+def _serve_parsing(connection: Connection) -> None:
+    """A worker: parse each chunk it is sent into cache rows until the parent closes the pipe."""
     while True:
         try:
             number, chunk = connection.recv()
         except EOFError:
             return
         try:
-            connection.send((number, [parse(item) for item in chunk]))
+            connection.send((number, [_cache_row_of(item) for item in chunk]))
         except Exception:
             connection.send((None, traceback.format_exc()))
             return
@@ -223,10 +213,6 @@ def _serve_parsing(connection: Connection, function: str) -> None:
 def cache_row(key: str, figures: list, issues: list) -> dict:
     return {"cache_key": key, "parser_version": PARSER_VERSION, "figures": json.dumps(figures),
             "issues": json.dumps(issues)}
-
-
-def from_cache_row(row: dict) -> tuple[list, list]:
-    return json.loads(row["figures"]), json.loads(row["issues"])
 
 
 @dataclass(frozen=True)

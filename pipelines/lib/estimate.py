@@ -520,8 +520,8 @@ def _per_chip_power(power: float | None, step: float, hardware: str | None, chip
     hardware_id = resolve_hardware(hardware, ref) if hardware else None
     if power is None or hardware_id is None or not chips or chips <= 1:
         return power, step
-    tdp = ref.accelerators.loc[hardware_id].tdp_w
-    if pd.isna(tdp) or power <= float(tdp) * ref.power_factor_range[1]:
+    tdp = tdp_power(hardware_id, ref)
+    if tdp is None or power <= tdp[0].high:  # the TDP times the highest measured power/TDP ratio
         return power, step
     return power / chips, step / chips
 

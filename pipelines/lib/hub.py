@@ -410,10 +410,8 @@ class HubIngestor:
                                   metadata=metadata)
                 settle("no_card", None)
                 return
-            failure = FetchFailure(repo_id, url, error.reason)
-            self.store.record(kind=KIND_CARD, url=url, repo_id=repo_id, revision=revision,
-                              status=STATUS_ERROR, http_status=error.status, error=error.reason, metadata=metadata)
-            settle("failed", failure)
+            settle("failed", self._record_failure(KIND_CARD, repo_id, url, error.reason, revision=revision,
+                                                  http_status=error.status, metadata=metadata))
             return
         row = {"kind": KIND_CARD, "url": url, "repo_id": repo_id, "revision": revision, "status": STATUS_OK,
                "http_status": fetched.status, "bytes": len(fetched.body), "metadata": metadata}
@@ -440,12 +438,17 @@ class HubIngestor:
             card_data = None
         return _Candidate(repo_id, revision, card_data, discovered_by)
 
-    def _fail(self, report: IngestReport, kind: str, repo_id: str | None, url: str, reason: str, *,
-              revision: str | None = None, http_status: int | None = None,
-              metadata: Mapping[str, Any] | None = None) -> None:
-        report.errors.append(FetchFailure(repo_id, url, reason))
+    def _fail(self, report: IngestReport, kind: str, repo_id: str | None, url: str, reason: str,
+              **details: Any) -> None:
+        report.errors.append(self._record_failure(kind, repo_id, url, reason, **details))
+
+    def _record_failure(self, kind: str, repo_id: str | None, url: str, reason: str, *,
+                        revision: str | None = None, http_status: int | None = None,
+                        metadata: Mapping[str, Any] | None = None) -> FetchFailure:
+        """Record a failed fetch in the manifest (retried next refresh) and return it for the report."""
         self.store.record(kind=kind, url=url, repo_id=repo_id, revision=revision, status=STATUS_ERROR,
                           http_status=http_status, error=reason, metadata=metadata)
+        return FetchFailure(repo_id, url, reason)
 
 
 class _StoreBatch:
