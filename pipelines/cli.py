@@ -135,30 +135,53 @@ def _summary(result) -> list[str]:
     return lines
 
 
+QUERY_LIMIT = 1000
+
+
 @main.command()
 @click.argument("sql")
 @click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table",
               show_default=True, help="Output format.")
-def query(sql: str, fmt: str) -> None:
-    """Run read-only SQL over the warehouse, e.g. "select count(*) from training_runs"."""
+@click.option("--limit", type=click.IntRange(min=0), default=QUERY_LIMIT, show_default=True,
+              help="Print at most this many rows (a note on stderr says when rows were left out).")
+@click.option("--no-limit", is_flag=True, help="Print every row, streamed in batches (memory stays bounded).")
+def query(sql: str, fmt: str, limit: int, no_limit: bool) -> None:
+    """Run one read-only SQL statement over the warehouse, e.g. "select count(*) from training_runs".
+
+    The session reads the warehouse and nothing else: no file is written or read outside it, no extension is
+    installed or loaded, and its settings are locked; it may use up to 2GB of memory."""
+    from pipelines.lib.query_output import NoStatement, Rows, SeveralStatements, single_statement, write_rows
+
+    try:
+        statement = single_statement(sql)
+    except (NoStatement, SeveralStatements) as exc:
+        raise click.ClickException(str(exc)) from exc
+    except duckdb.Error as exc:
+        raise click.ClickException(f"query failed: {str(exc).strip()}") from exc
     paths = Paths.from_env()
     try:
-        con = warehouse.connect_read_only(paths.warehouse)
+        con = warehouse.connect_for_query(paths.warehouse)
     except (warehouse.WarehouseMissing, warehouse.WarehouseBusy, warehouse.WarehouseUnreadable) as exc:
         raise click.ClickException(str(exc)) from exc
     try:
-        frame = con.execute(sql).df()
+        rows = Rows(con.execute(statement), None if no_limit else limit)
+        write_rows(rows.names, rows, fmt, sys.stdout)
+    except duckdb.PermissionException as exc:
+        raise click.ClickException(f"query failed: `query` reads the warehouse and nothing else: "
+                                   f"{str(exc).strip()}") from exc
+    except (duckdb.OutOfMemoryException, MemoryError) as exc:
+        raise click.ClickException(f"query failed: it needs more memory than a query may use "
+                                   f"({warehouse.QUERY_MEMORY_LIMIT}); filter or aggregate more, "
+                                   f"or use the warehouse file with DuckDB directly") from exc
     except duckdb.Error as exc:
         raise click.ClickException(f"query failed: {str(exc).strip()}") from exc
+    except BrokenPipeError:  # the reader stopped (`| head`): nothing left to say
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return
     finally:
         con.close()
-    if fmt == "csv":
-        click.echo(frame.to_csv(index=False), nl=False)
-    elif fmt == "json":
-        records = json.loads(frame.to_json(orient="records", date_format="iso"))
-        click.echo(json.dumps(records, ensure_ascii=False))
-    else:
-        click.echo(frame.to_string(index=False) if len(frame.columns) else "(no columns)")
+    if rows.cut:
+        click.echo(f"note: output cut at {limit} rows; use --limit N or --no-limit for more", err=True)
 
 
 @main.command("parse-card")

@@ -111,8 +111,35 @@ def _replace(con: duckdb.DuckDBPyConnection, name: str, incoming: pa.Table) -> i
     return incoming.num_rows
 
 
-def connect_read_only(path: Path, *, attempts: int = 5, wait_s: float = 0.2) -> duckdb.DuckDBPyConnection:
-    """Open the warehouse read-only; a clear error when it is missing, unreadable or a refresh holds the lock."""
+# A session for SQL typed by a user: it reads the warehouse and nothing else. DuckDB itself enforces it:
+# no file opened but the database (COPY TO, EXPORT DATABASE, ATTACH, read_csv/read_text/glob of any path, URLs),
+# no extension installed or loaded (nor auto-installed / auto-loaded), no spilling to a temporary folder (a query
+# needing more than the memory limit fails with a message instead), no Python variables scanned as tables; and
+# the configuration locked, so that no SET / RESET / PRAGMA in the query can give any of it back.
+QUERY_MEMORY_LIMIT = "2GB"
+_QUERY_CONFIG = {
+    "enable_external_access": False,
+    "autoinstall_known_extensions": False,
+    "autoload_known_extensions": False,
+    "allow_community_extensions": False,
+    "allow_persistent_secrets": False,
+    "python_enable_replacements": False,
+    "temp_directory": "",
+}
+
+
+def connect_for_query(path: Path) -> duckdb.DuckDBPyConnection:
+    """The warehouse read-only in the locked-down session above (errors as `connect_read_only`)."""
+    con = connect_read_only(path, config={**_QUERY_CONFIG, "memory_limit": QUERY_MEMORY_LIMIT})
+    con.execute("SET enable_progress_bar = false")  # a session option (not accepted at connect): it prints to stdout
+    con.execute("SET lock_configuration = true")
+    return con
+
+
+def connect_read_only(path: Path, *, attempts: int = 5, wait_s: float = 0.2,
+                      config: dict[str, object] | None = None) -> duckdb.DuckDBPyConnection:
+    """Open the warehouse read-only (with DuckDB `config`); a clear error when it is missing, unreadable or a
+    refresh holds the lock."""
     if not path.exists():
         raise WarehouseMissing(f"no warehouse at {path}: run `ai-emissions refresh` first")
     if _is_torn(path):
@@ -120,7 +147,7 @@ def connect_read_only(path: Path, *, attempts: int = 5, wait_s: float = 0.2) -> 
                                   "run `ai-emissions refresh`")
     for attempt in range(attempts):
         try:
-            return duckdb.connect(str(path), read_only=True)
+            return duckdb.connect(str(path), read_only=True, config=config or {})
         except duckdb.Error as exc:
             if "lock" not in str(exc).lower():
                 raise WarehouseUnreadable(f"cannot open the warehouse at {path}: {str(exc).strip()}") from exc
