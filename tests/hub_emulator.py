@@ -14,6 +14,12 @@ Fault injection (``Faults``): probabilities of 503, 429 with ``Retry-After``, bo
 and slow responses; repos whose README always answers 503; and scripted per-repo outcomes.
 Every request is counted per endpoint (``list``, ``info``, ``resolve``).
 
+Rate limits (``Quotas``), as the Hub announces and enforces them: fixed windows per bucket (``api`` for
+``/api/...``, ``resolvers`` for ``/{repo}/resolve/...``), every answer carrying
+``RateLimit: "<bucket>";r=<remaining>;t=<seconds to reset>`` and
+``RateLimit-Policy: "fixed window";"<bucket>";q=<quota>;w=<window>``; a request over the quota gets 429 with
+``Retry-After`` (counted in ``rate_limited``).
+
 A few control endpoints under ``/_emulator/`` let another process (the benchmark) change cards
 and read the counters. Usable from tests (``with HubEmulator() as hub: ...``) or standalone:
 ``python tests/hub_emulator.py --generated 5000 --port 8765``.
@@ -25,6 +31,7 @@ import argparse
 import base64
 import hashlib
 import json
+import math
 import random
 import socket
 import threading
@@ -56,6 +63,20 @@ class Faults:
     endpoints: frozenset[str] = frozenset({"list", "info", "resolve"})
     always_fail: set[str] = field(default_factory=set)  # repo ids whose README always answers 503
     seed: int = 0
+
+
+@dataclass(frozen=True)
+class Quotas:
+    """Requests allowed per fixed window, per bucket. The public Hub's anonymous limits are 500 API and 3,000
+    resolver requests per 5 minutes."""
+
+    api: int = 500
+    resolvers: int = 3000
+    window_s: float = 300.0
+
+
+def bucket_of(endpoint: str) -> str | None:
+    return {"list": "api", "info": "api", "resolve": "resolvers"}.get(endpoint)
 
 
 @dataclass
@@ -139,8 +160,13 @@ class HubEmulator:
         port: int = 0,
         max_page_size: int = 1000,
         expected_token: str | None = None,
+        quotas: Quotas | None = None,
     ) -> None:
         self.faults = faults or Faults()
+        self.quotas = quotas
+        self._window_start = time.monotonic()
+        self._window_counts: Counter[tuple[int, str]] = Counter()  # (window index, bucket) -> requests
+        self.rate_limited: Counter[str] = Counter()  # 429s sent because a bucket's quota was used up
         self.max_page_size = max_page_size
         self.expected_token = expected_token
         self._repos: dict[str, _Repo] = {}
@@ -231,6 +257,7 @@ class HubEmulator:
     def reset_counts(self) -> None:
         with self._lock:
             self.counts.clear()
+            self.rate_limited.clear()
             self.authorization_seen.clear()
             self.request_log.clear()
 
@@ -286,6 +313,9 @@ class HubEmulator:
             self.counts[endpoint] += 1
             self.request_log.append((time.monotonic(), endpoint, path))
             self.authorization_seen[handler.headers.get("Authorization", "")] += 1
+        if self.quotas is not None and bucket_of(endpoint) is not None and not self._within_quota(
+                handler, bucket_of(endpoint)):
+            return handler.reply(429, b"rate limited", {"Retry-After": handler.rate_limit_reset})
         if self.expected_token is not None and handler.headers.get("Authorization") != (
             f"Bearer {self.expected_token}"
         ):
@@ -315,6 +345,25 @@ class HubEmulator:
                                              "X-Repo-Commit": revision}, cut=cut)
         return handler.reply(404, b"not found")
 
+    def _within_quota(self, handler: _Handler, bucket: str) -> bool:
+        """Count the request in its bucket's fixed window and set the rate-limit headers of the answer."""
+        quota = getattr(self.quotas, bucket)
+        window = self.quotas.window_s
+        with self._lock:
+            elapsed = time.monotonic() - self._window_start
+            index = int(elapsed // window)
+            self._window_counts[(index, bucket)] += 1
+            used = self._window_counts[(index, bucket)]
+            if used > quota:
+                self.rate_limited[bucket] += 1
+        reset = str(max(1, math.ceil((index + 1) * window - elapsed)))  # never announce a reset too early
+        handler.extra_headers = {
+            "RateLimit": f'"{bucket}";r={max(0, quota - used)};t={reset}',
+            "RateLimit-Policy": f'"fixed window";"{bucket}";q={quota};w={window:g}',
+        }
+        handler.rate_limit_reset = reset
+        return used <= quota
+
     def _list(self, handler: _Handler, query: dict[str, list[str]], cut: bool) -> None:
         wanted_tag = (query.get("filter") or [""])[0]
         limit = min(int((query.get("limit") or ["1000"])[0]), self.max_page_size)
@@ -335,7 +384,8 @@ class HubEmulator:
     def _control(self, handler: _Handler, path: str) -> None:
         if path == "/_emulator/counts":
             with self._lock:
-                return handler.reply_json(dict(self.counts))
+                return handler.reply_json({**self.counts, **{f"rate_limited_{bucket}": n for bucket, n
+                                                             in self.rate_limited.items()}})
         if path == "/_emulator/reset":
             self.reset_counts()
             return handler.reply_json({"ok": True})
@@ -385,11 +435,15 @@ class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     disable_nagle_algorithm = True  # headers and body go out in separate writes: no 40 ms stalls
     server: _Server
+    extra_headers: dict[str, str] = {}  # noqa: RUF012 - replaced per request, never mutated
+    rate_limit_reset = "1"
 
     def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+        self.extra_headers = {}
         self.server.hub.handle(self)
 
     def do_POST(self) -> None:  # noqa: N802
+        self.extra_headers = {}
         self.server.hub.handle(self)
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - keep test output quiet
@@ -402,7 +456,7 @@ class _Handler(BaseHTTPRequestHandler):
     def reply(self, status: int, body: bytes, headers: dict[str, str] | None = None, *, cut: bool = False
               ) -> None:
         self.send_response(status)
-        for name, value in (headers or {}).items():
+        for name, value in {**self.extra_headers, **(headers or {})}.items():
             self.send_header(name, value)
         self.send_header("Content-Length", str(len(body)))
         if cut:
@@ -427,8 +481,14 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=8765)
     parser.add_argument("--generated", type=int, default=1000, help="number of generated cards")
     parser.add_argument("--corpus", action="store_true", help="also serve the shared corpus cards")
+    parser.add_argument("--quotas", metavar="API,RESOLVERS,WINDOW_S",
+                        help="enforce rate limits, e.g. 500,3000,300 (the public Hub's anonymous quotas)")
     args = parser.parse_args()
-    hub = HubEmulator(host=args.host, port=args.port)
+    quotas = None
+    if args.quotas:
+        api, resolvers, window = args.quotas.split(",")
+        quotas = Quotas(int(api), int(resolvers), float(window))
+    hub = HubEmulator(host=args.host, port=args.port, quotas=quotas)
     hub.add_repos({f"emulated/model-{i:05d}": generated_card(i) for i in range(args.generated)})
     if args.corpus:
         hub.add_repos(corpus_cards())

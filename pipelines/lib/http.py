@@ -4,13 +4,18 @@
 short machine-readable ``reason``. What it guarantees:
 
 - at most ``FetchPolicy.concurrency`` requests in flight;
-- connect/read timeouts, and retries with exponential backoff and jitter (stamina) on
-  transport errors, 5xx and 429, honouring ``Retry-After`` (capped);
+- within the quota a server announces with ``RateLimit`` headers (``rate_limits``): no request
+  is sent that the remaining quota cannot take, and none while the quota waits for its reset;
+- every attempt has an overall deadline (connecting, waiting and reading every byte), besides
+  the connect/read timeouts; retries with exponential backoff and jitter (stamina) on transport
+  errors, timeouts, 5xx and 429, honouring ``Retry-After`` (capped);
 - a body shorter than its ``Content-Length`` is a failed attempt and is retried;
 - bodies larger than ``FetchPolicy.max_bytes`` are abandoned as soon as that is known;
-- an origin that refuses connections ``unreachable_after`` times in a row is marked down and
-  every later request to it fails at once (no retry storm when the site is unreachable);
-- after ``deadline_s`` no new attempt starts;
+- an origin that refuses connections or times out ``unreachable_after`` times in a row is
+  marked down and every later request to it fails at once (no retry storm, no waiting on a
+  server that does not answer);
+- ``deadline_s`` bounds the fetcher's whole life: no attempt starts after it and attempts in
+  flight are cut at it;
 - a bearer token is attached only to requests for its own origin, and never appears in
   errors or logs (messages carry the URL and the reason only).
 """
@@ -23,7 +28,7 @@ import logging
 import math
 import time
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -31,6 +36,8 @@ from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 import stamina
+
+from pipelines.lib.rate_limits import QuotaExhausted, RateLimits, bucket_of
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +50,8 @@ class FetchPolicy:
 
     concurrency: int = 8
     connect_timeout_s: float = 10.0
-    read_timeout_s: float = 30.0
+    read_timeout_s: float = 20.0
+    request_deadline_s: float = 30.0  # one attempt, start to last byte, whatever the server's pace
     attempts: int = 5
     retry_budget_s: float = 120.0  # total time one document may spend on retries
     wait_initial_s: float = 0.5
@@ -51,8 +59,8 @@ class FetchPolicy:
     wait_jitter_s: float = 1.0
     max_retry_after_s: float = 60.0
     max_bytes: int = 10 * 1024 * 1024
-    unreachable_after: int = 3
-    deadline_s: float | None = 1800.0  # no attempt starts later than this after the fetcher opens
+    unreachable_after: int = 3  # connection failures or timeouts in a row before an origin is given up on
+    deadline_s: float | None = 1800.0  # the fetcher's whole life: nothing is fetched after this
     user_agent: str = "ai-emissions-dataset/0.1 (open dataset of AI emissions disclosures)"
 
 
@@ -68,8 +76,10 @@ class FetchError(Exception):
         retryable: bool = False,
         retry_after_s: float | None = None,
         detail: str | None = None,
+        headers: Mapping[str, str] | None = None,
     ) -> None:
         self.url = redact_url(url)
+        self.headers = headers  # of the answer, when there was one
         self.reason = reason
         self.status = status
         self.retryable = retryable
@@ -150,7 +160,7 @@ class _OriginBearerAuth(httpx.Auth):
 
 
 class AsyncFetcher:
-    """Async context manager around one ``httpx.AsyncClient``; see the module docstring."""
+    """Async context manager around a few ``httpx.AsyncClient`` (one per request slot); see the module docstring."""
 
     def __init__(
         self,
@@ -159,6 +169,7 @@ class AsyncFetcher:
         token: str | None = None,
         token_origin: str | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
+        on_quota_wait: Callable[[str, float], None] | None = None,
     ) -> None:
         self.policy = policy or FetchPolicy()
         if token and not token_origin:
@@ -170,10 +181,9 @@ class AsyncFetcher:
         # ends; one pool of `concurrency` connections made that scan most of the client's CPU time.
         self._clients: list[httpx.AsyncClient] = []
         self._free: asyncio.Queue[httpx.AsyncClient] = asyncio.Queue()
-        self._withheld: list[httpx.AsyncClient] = []
-        self._withholding = 0  # slots to withhold as their requests end
-        self._all_withheld = asyncio.Event()
-        self._connect_failures: Counter[str] = Counter()
+        # the Hub (the token's origin) announces its limits: its first request waits for them
+        self.rate_limits = RateLimits({origin_of(token_origin)} if token_origin else set(), on_quota_wait)
+        self._failures: Counter[str] = Counter()  # connection failures or timeouts in a row, per origin
         self._down: set[str] = set()
         self._deadline: float | None = None
         self.stats = FetchStats()
@@ -206,45 +216,8 @@ class AsyncFetcher:
             self._deadline = time.monotonic() + policy.deadline_s
         return self
 
-    @property
-    def seconds_left(self) -> float | None:
-        """Time left before the deadline (None: no deadline)."""
-        return None if self._deadline is None else max(0.0, self._deadline - time.monotonic())
-
-    async def withhold(self, slots: int) -> int:
-        """Take up to ``slots`` request slots out of use (at least one stays), waiting for them to be free.
-
-        For another process fetching for the same job: with the slots it was lent, the bound on requests in
-        flight holds for both together. Returns the number withheld; they come back when the fetcher closes (or
-        at once if the wait is cancelled). A slot is withheld as soon as its request ends, before any waiting
-        request can take it."""
-        count = max(0, min(slots, len(self._clients) - len(self._withheld) - self._withholding - 1))
-        before = len(self._withheld)
-        self._withholding += count
-        try:
-            while self._withholding and not self._free.empty():
-                self._release(self._free.get_nowait())
-            while self._withholding:
-                self._all_withheld.clear()
-                await self._all_withheld.wait()
-        except asyncio.CancelledError:
-            self._withholding = 0
-            while len(self._withheld) > before:
-                self._free.put_nowait(self._withheld.pop())
-            raise
-        return count
-
-    def _release(self, client: httpx.AsyncClient) -> None:
-        if self._withholding:
-            self._withheld.append(client)
-            self._withholding -= 1
-            if not self._withholding:
-                self._all_withheld.set()
-        else:
-            self._free.put_nowait(client)
-
     async def __aexit__(self, *exc: object) -> None:
-        clients, self._clients, self._withheld = self._clients, [], []
+        clients, self._clients = self._clients, []
         for client in clients:
             await client.aclose()
 
@@ -270,18 +243,18 @@ class AsyncFetcher:
                     with attempt:
                         if attempt.num > 1:
                             self.stats.retries[label] += 1
-                        return await self._attempt(client, url, label, params, max_bytes or policy.max_bytes)
+                        return await self._paced_attempt(client, url, label, params, max_bytes or policy.max_bytes)
             except FetchError:
                 raise
             except httpx.HTTPError as error:
                 raise _as_fetch_error(url, error) from None
         finally:
-            self._release(client)
+            self._free.put_nowait(client)
         raise FetchError(url, "no_attempt")  # only reachable with attempts=0
 
     def _backoff_hook(self, error: Exception) -> bool | float:
         if isinstance(error, FetchError):
-            if not error.retryable:
+            if not error.retryable or origin_of(error.url) in self._down:
                 return False
             return error.retry_after_s if error.retry_after_s is not None else True
         if not isinstance(error, httpx.TransportError):
@@ -292,57 +265,95 @@ class AsyncFetcher:
             return True
         return origin not in self._down  # stop at once when the origin was just given up on
 
-    async def _attempt(self, client: httpx.AsyncClient, url: str, label: str, params: Mapping[str, Any] | None,
-                       max_bytes: int) -> Fetched:
+    async def _paced_attempt(self, client: httpx.AsyncClient, url: str, label: str,
+                             params: Mapping[str, Any] | None, max_bytes: int) -> Fetched:
+        """One attempt, within the server's announced quota and under an overall deadline."""
         origin = origin_of(url)
         if origin in self._down:
-            raise FetchError(url, "unreachable", detail="earlier connection attempts failed")
-        if self._deadline is not None and time.monotonic() > self._deadline:
-            raise FetchError(url, "deadline_exceeded")
-        self.stats.requests[label] += 1
+            raise FetchError(url, "unreachable", detail="earlier requests failed or timed out")
+        limit = self.policy.request_deadline_s
+        if self._deadline is not None:
+            limit = min(limit, self._deadline - time.monotonic())
+            if limit <= 0:
+                raise FetchError(url, "deadline_exceeded")
+        key = (origin, bucket_of(url))
         try:
-            async with client.stream("GET", url, params=params) as response:
-                self._connect_failures[origin] = 0
-                status = response.status_code
-                if status in RETRYABLE_STATUS:
-                    retry_after = None
-                    if status in (429, 503):
-                        retry_after = parse_retry_after(
-                            response.headers.get("retry-after"), cap_s=self.policy.max_retry_after_s
-                        )
-                    raise FetchError(url, f"http_{status}", status=status, retryable=True,
-                                     retry_after_s=retry_after)
-                if status >= 400:
-                    reason = "not_found" if status in (404, 410) else f"http_{status}"
-                    raise FetchError(url, reason, status=status)
-                declared = _content_length(response)
-                if declared is not None and declared > max_bytes:
-                    raise FetchError(url, "too_large", status=status, detail=f"{declared} bytes declared")
-                chunks: list[bytes] = []
-                size = 0
-                async for chunk in response.aiter_bytes():
-                    size += len(chunk)
-                    if size > max_bytes:
-                        raise FetchError(url, "too_large", status=status, detail=f"over {max_bytes} bytes")
-                    chunks.append(chunk)
-                if declared is not None and response.num_bytes_downloaded < declared:
-                    raise FetchError(url, "incomplete_body", status=status, retryable=True,
-                                     detail=f"{response.num_bytes_downloaded} of {declared} bytes")
-                next_link = response.links.get("next", {}).get("url")
-                return Fetched(
-                    url=str(response.url),
-                    status=status,
-                    headers=response.headers,
-                    body=b"".join(chunks),
-                    next_url=str(response.url.join(next_link)) if next_link else None,
-                )
-        except (httpx.ConnectError, httpx.ConnectTimeout):
-            self._connect_failures[origin] += 1
-            if self._connect_failures[origin] >= self.policy.unreachable_after and origin not in self._down:
-                self._down.add(origin)
-                log.warning("giving up on %s: %d connection failures in a row",
-                            origin, self._connect_failures[origin])
+            await self.rate_limits.acquire(key, latest=self._deadline)
+        except QuotaExhausted as exhausted:
+            raise FetchError(url, "deadline_exceeded", detail=str(exhausted)) from None
+        status: int | None = None
+        headers: httpx.Headers | None = None
+        retry_after: float | None = None
+        try:
+            # the overall deadline covers connecting, waiting and every byte: a server that answers a byte at a
+            # time resets the read timeout with each one
+            async with asyncio.timeout(limit):
+                fetched = await self._attempt(client, url, label, params, max_bytes)
+            status, headers = fetched.status, fetched.headers
+            self._failures[origin] = 0
+            return fetched
+        except FetchError as error:
+            status, headers, retry_after = error.status, error.headers, error.retry_after_s
+            if error.status is not None:
+                self._failures[origin] = 0  # the server answers
             raise
+        except TimeoutError:
+            self._failed(origin)
+            raise FetchError(url, "timeout", retryable=True, detail=f"no complete answer in {limit:.0f} s") from None
+        except (httpx.ConnectError, httpx.TimeoutException):
+            self._failed(origin)
+            raise
+        finally:
+            self.rate_limits.release(key, status, headers, retry_after)
+
+    def _failed(self, origin: str) -> None:
+        """A connection failure or timeout: a host that keeps failing is given up on for this fetcher's life."""
+        self._failures[origin] += 1
+        if self._failures[origin] >= self.policy.unreachable_after and origin not in self._down:
+            self._down.add(origin)
+            log.warning("giving up on %s: %d connection failures or timeouts in a row",
+                        origin, self._failures[origin])
+
+    async def _attempt(self, client: httpx.AsyncClient, url: str, label: str, params: Mapping[str, Any] | None,
+                       max_bytes: int) -> Fetched:
+        self.stats.requests[label] += 1
+        async with client.stream("GET", url, params=params) as response:
+            status = response.status_code
+            if status in RETRYABLE_STATUS:
+                retry_after = None
+                if status in (429, 503):
+                    retry_after = parse_retry_after(
+                        response.headers.get("retry-after"), cap_s=self.policy.max_retry_after_s
+                    )
+                raise FetchError(url, f"http_{status}", status=status, retryable=True,
+                                 retry_after_s=retry_after, headers=response.headers)
+            if status >= 400:
+                reason = "not_found" if status in (404, 410) else f"http_{status}"
+                raise FetchError(url, reason, status=status, headers=response.headers)
+            declared = _content_length(response)
+            if declared is not None and declared > max_bytes:
+                raise FetchError(url, "too_large", status=status, detail=f"{declared} bytes declared",
+                                 headers=response.headers)
+            chunks: list[bytes] = []
+            size = 0
+            async for chunk in response.aiter_bytes():
+                size += len(chunk)
+                if size > max_bytes:
+                    raise FetchError(url, "too_large", status=status, detail=f"over {max_bytes} bytes",
+                                     headers=response.headers)
+                chunks.append(chunk)
+            if declared is not None and response.num_bytes_downloaded < declared:
+                raise FetchError(url, "incomplete_body", status=status, retryable=True,
+                                 detail=f"{response.num_bytes_downloaded} of {declared} bytes",
+                                 headers=response.headers)
+            next_link = response.links.get("next", {}).get("url")
+            return Fetched(
+                url=str(response.url),
+                status=status,
+                headers=response.headers,
+                body=b"".join(chunks),
+                next_url=str(response.url.join(next_link)) if next_link else None,
+            )
 
 
 def _as_fetch_error(url: str, error: httpx.HTTPError) -> FetchError:

@@ -22,38 +22,33 @@ report, earlier snapshots stay current, and the next refresh retries whatever di
 Remote data never chooses a file path: repo ids and revisions are validated before they are put
 in a URL, and stored bytes are named by their sha256 only.
 
-Throughput: fetched cards are stored in batches (objects synced together, their rows in one transaction:
-``SnapshotStore.put_and_record``). When many cards wait to be fetched, a helper process (``workers``) fetches
-alongside this one, taking a few cards at a time from the same queue with half of the request slots, so the
-bound on requests in flight holds for both; per request the client is CPU-bound, and this uses a second core.
+Politeness: requests stay within the quota the Hub announces (``RateLimit`` headers, see ``rate_limits``);
+when it is used up the refresh waits for the window to reset and says so (``progress`` logger). Fetched cards
+are stored in batches (objects synced together, their rows in one transaction: ``SnapshotStore.put_and_record``).
 """
 
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import json
 import logging
 import os
 import re
 import time
-import traceback
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlsplit
 
-import stamina.instrumentation
 import yaml
 
-from pipelines.lib import workers
 from pipelines.lib.http import AsyncFetcher, FetchError, FetchPolicy, same_origin
 from pipelines.lib.snapshots import STATUS_ERROR, STATUS_MISSING, STATUS_OK, SnapshotStore
 
 log = logging.getLogger(__name__)
+progress = logging.getLogger("pipelines.progress")  # shown on the terminal during `ai-emissions refresh`
 
 DEFAULT_ENDPOINT = "https://huggingface.co"
 LISTING_FILTER = "co2_eq_emissions"
@@ -77,11 +72,9 @@ REPO_ID_RE = re.compile(rf"^(?:{_REPO_PART}/)?{_REPO_PART}$")
 REVISION_RE = re.compile(r"^[0-9a-f]{40}$")
 _MAX_LISTING_PAGES = 10_000
 
-PARALLEL_MIN = 400  # cards waiting to be fetched before a helper process joins in (starting one costs ~0.2 s)
 _STORE_BATCH = 32  # fetched cards stored together (two file-system syncs and one transaction a batch)...
 _STORE_WAIT_S = 0.05  # ...or as many as came within this long
 _STORE_BACKLOG_BYTES = 64 * 1024 * 1024  # fetched and not yet stored: past this, fetching waits for the disk
-_QUIET_LOGGERS = ("pipelines", "httpx", "stamina")
 
 
 def is_valid_repo_id(repo_id: object) -> bool:
@@ -133,6 +126,7 @@ class IngestReport:
     requests: dict[str, int] = field(default_factory=dict)  # HTTP attempts per endpoint
     retries: dict[str, int] = field(default_factory=dict)
     unreachable: list[str] = field(default_factory=list)  # origins given up on
+    quota_wait_s: float = 0.0  # time spent waiting for the Hub's quota window to reset
     duration_s: float = 0.0
 
     def summary(self) -> str:
@@ -146,6 +140,8 @@ class IngestReport:
             f"requests={dict(sorted(self.requests.items()))}",
             f"in {self.duration_s:.1f}s",
         ]
+        if self.quota_wait_s:
+            parts.append(f"waited {self.quota_wait_s:.0f}s for the Hub's quota")
         if not self.listing_complete:
             parts.append("listing incomplete")
         if self.unreachable:
@@ -176,8 +172,6 @@ class HubIngestor:
         page_size: int = 1000,
         listing_max_bytes: int = 256 * 1024 * 1024,
         transport: Any = None,
-        processes: int | None = None,
-        parallel_min: int = PARALLEL_MIN,
     ) -> None:
         endpoint = endpoint.rstrip("/")
         if urlsplit(endpoint).scheme not in ("http", "https"):
@@ -191,8 +185,6 @@ class HubIngestor:
         self.page_size = page_size
         self.listing_max_bytes = listing_max_bytes  # API pages, unlike cards, may be large
         self._transport = transport
-        self.processes = processes if processes is not None else (os.cpu_count() or 1)
-        self.parallel_min = parallel_min
 
     def __repr__(self) -> str:  # the token stays out of reprs
         return f"HubIngestor(endpoint={self.endpoint!r}, watchlist={len(self.watchlist)} repos)"
@@ -233,9 +225,10 @@ class HubIngestor:
             if failure is not None:
                 report.errors.append(failure)
 
-        async with AsyncFetcher(
-            self.policy, token=self._token, token_origin=self.endpoint, transport=self._transport
-        ) as fetcher, _Downloads(self, fetcher, settle) as downloads:
+        async with AsyncFetcher(self.policy, token=self._token, token_origin=self.endpoint,
+                                transport=self._transport, on_quota_wait=_say_quota_wait) as fetcher:
+            queue: asyncio.Queue[_Candidate | None] = asyncio.Queue()
+            batch = _StoreBatch(self.store)
             scheduled: set[str] = set()
 
             def consider(candidate: _Candidate) -> None:
@@ -246,21 +239,32 @@ class HubIngestor:
                 if previous is not None and previous.revision == candidate.revision:
                     outcomes["unchanged"] += 1
                     return
-                downloads.add(candidate)
+                queue.put_nowait(candidate)
 
-            listed, without_sha = await self._list(fetcher, report, consider)
-            report.listed = len(listed)
-            info_needed = {repo_id: "listing" for repo_id in without_sha}
-            info_needed.update({r: "watchlist" for r in self.watchlist if r not in listed})
-            info_tasks = [
-                asyncio.create_task(self._model_info(fetcher, repo_id, found_by, report, consider, outcomes))
-                for repo_id, found_by in info_needed.items()
-            ]
-            await asyncio.gather(*info_tasks)
-            helper = await downloads.finish()
-            report.requests = dict(fetcher.stats.requests + helper.requests)
-            report.retries = dict(fetcher.stats.retries + helper.retries)
-            report.unreachable = sorted(set(fetcher.unreachable_origins) | set(helper.unreachable))
+            async def download() -> None:
+                while (candidate := await queue.get()) is not None:
+                    await self._fetch_card(fetcher, candidate, batch, settle)
+
+            downloads = [asyncio.create_task(download()) for _ in range(max(1, self.policy.concurrency))]
+            try:
+                listed, without_sha = await self._list(fetcher, report, consider)
+                report.listed = len(listed)
+                info_needed = {repo_id: "listing" for repo_id in without_sha}
+                info_needed.update({r: "watchlist" for r in self.watchlist if r not in listed})
+                await asyncio.gather(*(self._model_info(fetcher, repo_id, found_by, report, consider, outcomes)
+                                       for repo_id, found_by in info_needed.items()))
+                for _ in downloads:
+                    queue.put_nowait(None)
+                await asyncio.gather(*downloads)
+                await batch.flush()
+            finally:  # on an error, stop fetching
+                for task in downloads:
+                    task.cancel()
+                await asyncio.gather(*downloads, return_exceptions=True)
+            report.requests = dict(fetcher.stats.requests)
+            report.retries = dict(fetcher.stats.retries)
+            report.unreachable = fetcher.unreachable_origins
+            report.quota_wait_s = fetcher.rate_limits.waited_s
         report.fetched = outcomes["fetched"]
         report.unchanged = outcomes["unchanged"]
         report.no_card = outcomes["no_card"]
@@ -507,230 +511,8 @@ class _StoreBatch:
             raise self.error
 
 
-@dataclass
-class _HelperStats:
-    requests: Counter[str] = field(default_factory=Counter)
-    retries: Counter[str] = field(default_factory=Counter)
-    unreachable: list[str] = field(default_factory=list)
-
-
-class _Downloads:
-    """The cards to fetch in one refresh, in a queue: taken by local tasks (as many as request slots) and, once
-    ``parallel_min`` cards wait, by a helper process as well."""
-
-    def __init__(self, ingestor: HubIngestor, fetcher: AsyncFetcher,
-                 settle: Callable[[str, FetchFailure | None], None]) -> None:
-        self.ingestor, self.fetcher, self.settle = ingestor, fetcher, settle
-        self.queue: asyncio.Queue[_Candidate | None] = asyncio.Queue()
-        self.batch = _StoreBatch(ingestor.store)
-        self.closed = False
-        self.helper: _Helper | None = None
-        self.helper_failed = False
-        self.tasks: list[asyncio.Task[None]] = []
-
-    async def __aenter__(self) -> _Downloads:
-        self.tasks = [asyncio.create_task(self._work()) for _ in range(max(1, self.fetcher.policy.concurrency))]
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:  # on an error: stop the tasks and the helper
-        for task in self.tasks:
-            task.cancel()
-        await asyncio.gather(*self.tasks, return_exceptions=True)
-        if self.helper is not None:
-            self.helper.end()
-            await asyncio.to_thread(self.helper.worker.close)
-
-    def add(self, candidate: _Candidate) -> None:
-        self.queue.put_nowait(candidate)
-        if self.helper is not None:
-            self.helper.serve()
-        elif self.queue.qsize() >= self.ingestor.parallel_min and self._may_start_helper():
-            try:
-                self.helper = _Helper(self)
-            except OSError as error:  # no second process: this one fetches everything
-                log.warning("hub helper process not started: %s", error)
-                self.helper_failed = True
-
-    def take(self, count: int) -> list[_Candidate]:
-        """Up to ``count`` waiting cards (for the helper)."""
-        taken: list[_Candidate] = []
-        while len(taken) < count and not self.queue.empty():
-            candidate = self.queue.get_nowait()
-            if candidate is None:  # only stop marks are left: put this one back for its task
-                self.queue.put_nowait(None)
-                break
-            taken.append(candidate)
-        return taken
-
-    def _may_start_helper(self) -> bool:
-        ingestor = self.ingestor
-        return (not self.helper_failed and ingestor.processes > 1 and ingestor._transport is None
-                and self.fetcher.policy.concurrency > 1 and workers.supported())
-
-    async def _work(self) -> None:
-        while (candidate := await self.queue.get()) is not None:
-            await self.ingestor._fetch_card(self.fetcher, candidate, self.batch, self.settle)
-
-    async def finish(self) -> _HelperStats:
-        """Wait until every card is fetched and stored; returns what the helper process counted."""
-        self.closed = True
-        for _ in self.tasks:
-            self.queue.put_nowait(None)
-        if self.helper is not None:
-            self.helper.serve()
-        await asyncio.gather(*self.tasks)
-        stats = _HelperStats()
-        if self.helper is not None:
-            leftovers = await self.helper.done
-            await asyncio.to_thread(self.helper.worker.close)
-            stats = self.helper.stats
-            # the helper ended before settling these (it failed or was killed): fetch them here
-            await asyncio.gather(*(self.ingestor._fetch_card(self.fetcher, c, self.batch, self.settle)
-                                   for c in leftovers))
-        await self.batch.flush()
-        return stats
-
-
-class _Helper:
-    """The parent's side of a helper process: lends it request slots and hands it cards as it asks for them."""
-
-    def __init__(self, downloads: _Downloads) -> None:
-        self.downloads = downloads
-        fetcher, ingestor = downloads.fetcher, downloads.ingestor
-        self.slots = fetcher.policy.concurrency // 2
-        policy = dataclasses.replace(fetcher.policy, concurrency=self.slots, deadline_s=fetcher.seconds_left)
-        levels = {name: logging.getLogger(name).getEffectiveLevel() for name in _QUIET_LOGGERS}
-        retry_hooks = bool(stamina.instrumentation.get_on_retry_hooks())
-        self.worker = workers.Worker("pipelines.lib.hub:_serve_helper", ingestor.endpoint, ingestor._token, policy,
-                                     str(ingestor.store.root), ingestor.store.durable, levels, retry_hooks)
-        self.assigned: dict[str, _Candidate] = {}  # handed to the helper, not settled yet
-        self.asking = 0  # cards the helper asked for, not answered yet
-        self.ready = False  # the parent has withheld the slots it lent
-        self.ended = False
-        self.stats = _HelperStats()
-        self.done: asyncio.Future[list[_Candidate]] = asyncio.get_running_loop().create_future()
-        asyncio.get_running_loop().add_reader(self.worker.connection.fileno(), self._receive)
-        self._lending = asyncio.create_task(self._lend_slots())
-
-    async def _lend_slots(self) -> None:
-        await self.downloads.fetcher.withhold(self.slots)
-        self.ready = True
-        self.serve()
-
-    def serve(self) -> None:
-        """Answer the helper's request for cards, if it has one and there are cards (or none will come)."""
-        if not (self.ready and self.asking) or self.ended:
-            return
-        cards = self.downloads.take(self.asking)
-        if cards:
-            self.assigned.update((c.repo_id, c) for c in cards)
-            self._send(("cards", cards))
-            self.asking = 0
-        elif self.downloads.closed:
-            self._send(("end",))
-            self.asking = 0
-
-    def _send(self, message: tuple) -> None:
-        try:
-            self.worker.connection.send(message)
-        except OSError:  # the helper is gone; what it held is fetched here
-            self.end()
-
-    def _receive(self) -> None:
-        connection = self.worker.connection
-        try:
-            while not self.ended and connection.poll():
-                kind, *content = connection.recv()
-                if kind == "error":  # the helper failed and exits
-                    log.warning("hub helper process failed; fetching its cards here:\n%s", content[0])
-                    self.end()
-                    break
-                for repo_id, outcome, failure in content[0]:
-                    self.assigned.pop(repo_id, None)
-                    self.downloads.settle(outcome, failure)
-                if kind == "ask":
-                    self.asking = content[1]
-                    self.serve()
-                else:  # "finished"
-                    self.stats = _HelperStats(Counter(content[1]), Counter(content[2]), list(content[3]))
-                    self.end()
-        except (EOFError, OSError):
-            self.end()
-
-    def end(self) -> None:
-        if self.ended:
-            return
-        self.ended = True
-        loop = asyncio.get_running_loop()
-        loop.remove_reader(self.worker.connection.fileno())
-        self._lending.cancel()
-        if not self.done.done():
-            self.done.set_result(list(self.assigned.values()))
-
-
-def _serve_helper(connection: Connection, endpoint: str, token: str | None, policy: FetchPolicy, store_root: str,
-                  durable: bool, levels: dict[str, int], retry_hooks: bool) -> None:
-    """The helper process: fetches and stores the cards the parent hands it, reporting each one settled."""
-    for name, level in levels.items():  # as quiet (or verbose) as the refresh that started it
-        logging.getLogger(name).setLevel(level)
-    if not retry_hooks:
-        stamina.instrumentation.set_on_retry_hooks([])
-    try:
-        with SnapshotStore(store_root, durable=durable) as store:
-            asyncio.run(_help(connection, HubIngestor(store, endpoint=endpoint, token=token, policy=policy,
-                                                      processes=1)))
-    except Exception:
-        connection.send(("error", traceback.format_exc()))
-
-
-async def _help(connection: Connection, ingestor: HubIngestor) -> None:
-    loop = asyncio.get_running_loop()
-    replies: asyncio.Queue[tuple] = asyncio.Queue()
-
-    def receive() -> None:
-        try:
-            while connection.poll():
-                replies.put_nowait(connection.recv())
-        except (EOFError, OSError):
-            os._exit(1)  # the parent is gone: stop at once (what was stored stays consistent)
-
-    loop.add_reader(connection.fileno(), receive)
-    slots = max(1, ingestor.policy.concurrency)
-    queue: asyncio.Queue[_Candidate | None] = asyncio.Queue()
-    taken = asyncio.Event()
-    batch = _StoreBatch(ingestor.store)
-    settled: list[tuple[str, str, FetchFailure | None]] = []  # told to the parent with the next message
-
-    def settle_for(repo_id: str) -> Callable[[str, FetchFailure | None], None]:
-        return lambda outcome, failure: settled.append((repo_id, outcome, failure))
-
-    def tell(kind: str, *content: object) -> None:
-        connection.send((kind, settled[:], *content))
-        settled.clear()
-
-    async with AsyncFetcher(ingestor.policy, token=ingestor._token, token_origin=ingestor.endpoint) as fetcher:
-        async def work() -> None:
-            while (candidate := await queue.get()) is not None:
-                taken.set()
-                await ingestor._fetch_card(fetcher, candidate, batch, settle_for(candidate.repo_id))
-
-        tasks = [asyncio.create_task(work()) for _ in range(slots)]
-        while True:  # hold a few cards per slot: what the helper holds, the parent cannot give to others
-            tell("ask", 4 * slots - queue.qsize())
-            kind, *content = await replies.get()
-            if kind == "end":
-                break
-            for candidate in content[0]:
-                queue.put_nowait(candidate)
-            while queue.qsize() >= 2 * slots:
-                taken.clear()
-                await taken.wait()
-        for _ in tasks:
-            queue.put_nowait(None)
-        await asyncio.gather(*tasks)
-        await batch.flush()
-        loop.remove_reader(connection.fileno())
-        tell("finished", dict(fetcher.stats.requests), dict(fetcher.stats.retries), fetcher.unreachable_origins)
+def _say_quota_wait(bucket: str, seconds: float) -> None:
+    progress.info("waiting %.0f s for the Hub's %r quota window to reset", seconds, bucket)
 
 
 def load_watchlist(path: str | os.PathLike[str] = WATCHLIST_PATH) -> list[str]:
