@@ -184,3 +184,134 @@ def test_no_limit_streams_in_bounded_memory(home, tmp_path):
     streamed = _peak_rss_mb(["query", "--no-limit", "select range as n, 'row ' || range as label "
                              "from range(1000000)"], env, tmp_path)
     assert streamed < baseline + 80, (baseline, streamed)
+
+
+# ------------------------------------------------------------------------------------------------ estimate
+
+ESTIMATE_NUMBERS = ["chip_hours_used", "power_w_used", "pue_used", "carbon_intensity_used_kg_per_kwh", "energy_kwh",
+                    "operational_tco2e", "idle_tco2e", "embodied_tco2e", "total_tco2e", "low_tco2e", "high_tco2e"]
+VALID_RUN = {"model_id": "a/run", "hardware": "NVIDIA A100 80GB", "chip_count": "64", "training_days": "10",
+             "location": "FR", "year": "2023"}
+# (column, value as the user typed it, words the row's message must hold)
+INVALID_INPUTS = [
+    ("chip_count", "-100", "above 0"), ("chip_count", "0", "above 0"), ("power_w", "-400", "above 0"),
+    ("carbon_intensity_kg_per_kwh", "-0.3", "at least 0"), ("carbon_intensity_kg_per_kwh", "400", "g/kWh"),
+    ("pue", "0", "at least 1"), ("pue", "0.9", "at least 1"), ("energy_kwh", "lots", "not a number"),
+    ("energy_kwh", "-inf", "not a finite number"), ("energy_kwh", "1e400", "not a finite number"),
+    ("energy_kwh", "nan", "not a finite number"), ("energy_kwh", "-5", "above 0"), ("year", "-5", "whole year"),
+    ("year", "2023.5", "whole year"), ("year", "3023", "whole year"), ("training_days", "-1", "above 0"),
+    ("chip_hours", "ten", "not a number"),
+]
+
+
+def estimate_rows(tmp_path: Path, rows: list[dict]) -> tuple[list[dict], str]:
+    """`ai-emissions estimate` over `rows`: the output rows as text, and what it said on stderr."""
+    source, target = tmp_path / "runs.csv", tmp_path / "estimates.csv"
+    columns = list(dict.fromkeys(c for row in rows for c in row))
+    with source.open("w", newline="") as stream:
+        writer = csv.DictWriter(stream, columns)
+        writer.writeheader()
+        writer.writerows(rows)
+    result = CliRunner().invoke(main, ["estimate", str(source), "-o", str(target)])
+    assert result.exit_code == 0, result.output
+    with target.open(newline="") as stream:
+        return list(csv.DictReader(stream)), result.stderr
+
+
+@pytest.mark.parametrize(("column", "value", "reason"), INVALID_INPUTS)
+def test_an_invalid_estimate_input_gets_a_message_and_no_numbers(tmp_path, column, value, reason):
+    out, said = estimate_rows(tmp_path, [{**VALID_RUN, "model_id": "a/good"},
+                                         {**VALID_RUN, "model_id": "a/bad", column: value}])
+    good, bad = out
+    assert float(good["total_tco2e"]) > 0  # the valid row beside it is estimated
+    assert bad[column] == value  # echoed as given, never replaced (energy_kwh is an input and an output)
+    assert {c: bad[c] for c in ESTIMATE_NUMBERS if c != column} == {c: "" for c in ESTIMATE_NUMBERS if c != column}
+    line = next(line for line in said.splitlines() if "(a/bad)" in line)
+    assert f"{column} {value!r}" in line and reason in line, line
+    assert bad["message"] == line.split(": ", 1)[1]
+
+
+def test_an_estimate_too_large_to_compute_gets_a_message_and_no_numbers(tmp_path):
+    out, said = estimate_rows(tmp_path, [{**VALID_RUN, "chip_count": "1e308"}])
+    assert [out[0][c] for c in ESTIMATE_NUMBERS] == [""] * len(ESTIMATE_NUMBERS), out[0]
+    assert "out of range" in out[0]["message"] and "chip_count '1e308'" in out[0]["message"]
+    assert "chip_count '1e308'" in said
+
+
+def test_estimate_output_holds_no_negative_infinite_or_nan_number(tmp_path):
+    rows = [{**VALID_RUN, "model_id": f"a/{i}", column: value} for i, (column, value, _) in enumerate(INVALID_INPUTS)]
+    rows.append({**VALID_RUN, "model_id": "a/huge", "chip_count": "1e308"})
+    out, _ = estimate_rows(tmp_path, rows)
+    assert len(out) == len(rows)
+    for given, row in zip(rows, out, strict=True):
+        for column in ESTIMATE_NUMBERS:
+            if row[column] != "" and row[column] != given.get(column):  # a value the user gave is echoed as given
+                assert 0 <= float(row[column]) < float("inf"), (row["model_id"], column, row[column])
+
+
+def test_a_given_energy_is_echoed_as_given(tmp_path):
+    out, _ = estimate_rows(tmp_path, [{**VALID_RUN, "energy_kwh": "1,000"}, {**VALID_RUN, "energy_kwh": "lots"},
+                                      {**VALID_RUN, "energy_kwh": ""}])
+    assert [row["energy_kwh"] for row in out[:2]] == ["1,000", "lots"]
+    assert out[0]["energy_kwh_origin"] == "disclosed" and float(out[0]["operational_tco2e"]) > 0
+    assert float(out[2]["energy_kwh"]) > 0 and out[2]["energy_kwh_origin"] == "estimated"
+
+
+def _estimate(args: list[str]):
+    return CliRunner().invoke(main, ["estimate", *args])
+
+
+@pytest.fixture
+def runs_csv(tmp_path) -> Path:
+    source = tmp_path / "runs.csv"
+    source.write_text("model_id,hardware,chip_count,training_days,location,year\n"
+                      + "".join(f"a/{i},NVIDIA A100 80GB,64,10,FR,2023\n" for i in range(200)))
+    return source
+
+
+def test_estimate_refuses_to_write_over_its_input(runs_csv, tmp_path, monkeypatch):
+    before = runs_csv.read_bytes()
+    (tmp_path / "link.csv").symlink_to(runs_csv)
+    os.link(runs_csv, tmp_path / "hard.csv")
+    monkeypatch.chdir(tmp_path)
+    for output in (str(runs_csv), "runs.csv", "./runs.csv", "../" + tmp_path.name + "/runs.csv", "link.csv",
+                   "hard.csv"):
+        result = _estimate([str(runs_csv), "-o", output])
+        assert_refused(result, "refusing to write the output over the input file")
+        assert runs_csv.read_bytes() == before
+    assert_refused(_estimate(["link.csv", "-o", str(runs_csv)]), "over the input file")
+
+
+def test_estimate_into_a_missing_folder_is_a_clear_error(runs_csv, tmp_path):
+    assert_refused(_estimate([str(runs_csv), "-o", str(tmp_path / "no" / "such" / "out.csv")]),
+                   "does not exist")
+    assert not (tmp_path / "no").exists()
+
+
+def test_estimate_onto_a_full_device_is_a_clear_error(runs_csv):
+    if not Path("/dev/full").exists():
+        pytest.skip("no /dev/full on this system")
+    assert_refused(_estimate([str(runs_csv), "-o", "/dev/full"]), "No space left on device")
+
+
+@pytest.fixture
+def tiny_disk(tmp_path) -> Path:
+    """A 16 KiB tmpfs (root on Linux only); skipped where mounting is not permitted."""
+    mount = tmp_path / "tiny"
+    mount.mkdir()
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=16k", "tmpfs", str(mount)], capture_output=True)
+    if done.returncode != 0:
+        pytest.skip(f"cannot mount a small tmpfs here: {done.stderr.decode().strip()}")
+    try:
+        yield mount
+    finally:
+        subprocess.run(["umount", str(mount)], check=False)
+
+
+def test_estimate_onto_a_full_disk_leaves_nothing_behind(runs_csv, tiny_disk):
+    (tiny_disk / "estimates.csv").write_text("an earlier output\n")
+    result = _estimate([str(runs_csv), "-o", str(tiny_disk / "estimates.csv")])
+    assert_refused(result, "No space left on device")
+    # the earlier output stands whole, and no partial file is left
+    assert [p.name for p in tiny_disk.iterdir()] == ["estimates.csv"]
+    assert (tiny_disk / "estimates.csv").read_text() == "an earlier output\n"

@@ -23,7 +23,7 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
-from pipelines.lib import units
+from pipelines.lib import estimate_inputs, units
 from pipelines.lib.reference import (
     Reference,
     hardware_count,
@@ -401,23 +401,30 @@ def estimate_frame(df: pd.DataFrame, reference: Reference | None = None) -> pd.D
     ref = reference or load_reference()
     results = []
     for record in df.to_dict(orient="records"):
-        est = estimate_row(record, ref)
+        problems = estimate_inputs.input_problems(record)
+        est = None if problems else estimate_row(record, ref)
+        problems = problems or estimate_inputs.output_problems(est.values, record)
+        if problems:  # an invalid input (or a result out of range): the reasons and no numbers
+            results.append({**{c: None for c in OUTPUT_COLUMNS}, "message": "; ".join(problems)})
+            continue
         results.append({**{c: None for c in OUTPUT_COLUMNS}, **est.values,
                         "message": "; ".join(est.messages) or None})
     added = pd.DataFrame(results, columns=OUTPUT_COLUMNS, index=df.index)
+    for column in set(INPUT_COLUMNS) & set(OUTPUT_COLUMNS) & set(df.columns):  # energy_kwh: a given value stays
+        added[column] = df[column].where(df[column].notna(), added[column])
     kept = df.drop(columns=[c for c in OUTPUT_COLUMNS if c in df.columns])
     return pd.concat([kept, added], axis=1)
 
 
 def estimate_csv(input_path: str | Path, output_path: str | Path | None = None) -> list[str]:
     """Estimate every row of a CSV; write the result (or print it when output_path is None); return messages."""
-    frame = pd.read_csv(input_path, keep_default_na=False, na_values=[""])
+    frame = estimate_inputs.read_runs_csv(input_path)
     unknown = sorted(set(frame.columns) - set(INPUT_COLUMNS) - {"organization", "idle_energy_kwh"})
     result = estimate_frame(frame)
     if output_path is None:
         print(result.to_csv(index=False), end="")
     else:
-        result.to_csv(output_path, index=False)
+        estimate_inputs.write_csv(result, output_path, input_path)
     messages = [f"column {c!r} is not an estimator input; passed through unchanged" for c in unknown]
     for i, (model_id, message) in enumerate(zip(result.get("model_id", [None] * len(result)), result.message,
                                                strict=True)):
