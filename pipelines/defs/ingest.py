@@ -5,10 +5,10 @@ import datetime as dt
 import dagster as dg
 from dagster_duckdb import DuckDBResource
 
-from pipelines.defs.resources import PathsResource
+from pipelines.defs.resources import NetworkResource, PathsResource
 from pipelines.lib import curated, warehouse
 from pipelines.lib.documents import fetch_documents
-from pipelines.lib.http import stable_reason
+from pipelines.lib.http import FetchPolicy, stable_reason
 from pipelines.lib.hub import HubIngestor, load_watchlist
 from pipelines.lib.normalize import QUARANTINE_COLUMNS, quarantine_row
 from pipelines.lib.settings import offline
@@ -59,8 +59,9 @@ def source_registry(paths: PathsResource, duckdb: DuckDBResource) -> dg.Material
                      description="Registry documents that could not be fetched, with the reason"),
     ],
 )
-def document_snapshots(paths: PathsResource, duckdb: DuckDBResource):
-    report = fetch_documents(SnapshotStore(paths.paths.snapshots), _registry(paths), offline=offline())
+def document_snapshots(paths: PathsResource, network: NetworkResource, duckdb: DuckDBResource):
+    report = fetch_documents(SnapshotStore(paths.paths.snapshots), _registry(paths), offline=network.offline,
+                             deadline_s=network.seconds_left())
     snapshots = [{"source_id": s.source_id, "url": s.url, "snapshot_sha256": s.sha256,
                   "content_type": s.content_type, "fetched_at": s.fetched_at} for s in report.snapshots]
     errors = [quarantine_row("ingest", source_id, url, None, f"document not fetched: {stable_reason(reason)}")
@@ -83,12 +84,13 @@ def document_snapshots(paths: PathsResource, duckdb: DuckDBResource):
         dg.AssetSpec("hub_fetch_errors", description="Hub cards that could not be fetched, with the reason"),
     ],
 )
-def hub_cards(paths: PathsResource, duckdb: DuckDBResource):
+def hub_cards(paths: PathsResource, network: NetworkResource, duckdb: DuckDBResource):
     """Incremental Hub refresh: list repos with emissions metadata plus the watchlist; fetch changed cards."""
     store = SnapshotStore(paths.paths.snapshots)
     watchlist = load_watchlist(paths.paths.data_dir / "sources" / "hub_watchlist.yaml")
-    ingestor = HubIngestor.from_env(store, watchlist=watchlist)
-    if offline():  # what earlier refreshes stored stands
+    ingestor = HubIngestor(store, endpoint=network.hub_endpoint, token=network.hub_token, watchlist=watchlist,
+                           policy=FetchPolicy(deadline_s=network.seconds_left()))
+    if network.offline:  # what earlier refreshes stored stands
         cards = ingestor.current_cards()
         with duckdb.get_connection() as con:
             n = warehouse.replace_table(con, "hub_cards", _card_rows(cards), HUB_CARD_COLUMNS)

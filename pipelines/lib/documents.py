@@ -9,6 +9,7 @@ the manifest and retried next refresh.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from dataclasses import dataclass, field
 
 from pipelines.lib.curated import Source
@@ -64,15 +65,19 @@ async def _fetch_all(store: SnapshotStore, wanted: list[Source], policy: FetchPo
 
 
 def fetch_documents(store: SnapshotStore, sources: list[Source], policy: FetchPolicy | None = None, *,
-                    offline: bool = False) -> DocumentReport:
-    """Fetch every source with a fetch_url that has no stored snapshot of that URL yet (none when offline)."""
+                    offline: bool = False, deadline_s: float | None = None) -> DocumentReport:
+    """Fetch every source with a fetch_url that has no stored snapshot of that URL yet (none when offline);
+    ``deadline_s`` bounds the whole fetch (default: the policy's)."""
     report = DocumentReport()
     stored = _stored(store)
     wanted = [s for s in sources if s.fetch_url and (s.kind == "dataset" or s.source_id not in stored
                                                      or stored[s.source_id].url != s.fetch_url)]
     report.reused = sum(1 for s in sources if s.fetch_url and s not in wanted)
     if wanted and not offline:
-        asyncio.run(_fetch_all(store, wanted, policy or FetchPolicy(attempts=3, retry_budget_s=30.0), report))
+        policy = policy or FetchPolicy(attempts=3, retry_budget_s=30.0)
+        if deadline_s is not None:
+            policy = dataclasses.replace(policy, deadline_s=deadline_s)
+        asyncio.run(_fetch_all(store, wanted, policy, report))
     current = _stored(store)
     report.snapshots = [current[s.source_id] for s in sources
                         if s.source_id in current and current[s.source_id].url == s.fetch_url]

@@ -299,7 +299,7 @@ class AsyncFetcher:
             raise
         except TimeoutError:
             self._failed(origin)
-            raise FetchError(url, "timeout", retryable=True, detail=f"no complete answer in {limit:.0f} s") from None
+            raise FetchError(url, "timeout", retryable=True, detail=f"no complete answer in {limit:.3g} s") from None
         except (httpx.ConnectError, httpx.TimeoutException):
             self._failed(origin)
             raise

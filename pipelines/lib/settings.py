@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -36,9 +37,10 @@ class Paths:
         )
 
 
-def offline() -> bool:
+def offline(environ: Mapping[str, str] | None = None) -> bool:
     """AI_EMISSIONS_OFFLINE=1 (or `refresh --offline`): no network at all; stored snapshots are used."""
-    return os.environ.get("AI_EMISSIONS_OFFLINE", "").strip().lower() in ("1", "true", "yes")
+    env = os.environ if environ is None else environ
+    return env.get("AI_EMISSIONS_OFFLINE", "").strip().lower() in ("1", "true", "yes")
 
 
 def hub_endpoint() -> str:
