@@ -52,11 +52,13 @@ def curated_figures(paths: PathsResource, duckdb: DuckDBResource) -> dg.Material
     group_name="extract",
     compute_kind="python",
     specs=[
-        dg.AssetSpec("card_figures", deps=["hub_cards"], description="Figures the card parser read in Hub cards"),
-        dg.AssetSpec("card_sources", deps=["hub_cards"], description="Each parsed Hub card as a source document"),
-        dg.AssetSpec("card_quarantine", deps=["hub_cards"],
+        dg.AssetSpec("card_figures", deps=["hub_cards", "hub_dump_cards"],
+                     description="Figures the card parser read in Hub cards (API and daily dump)"),
+        dg.AssetSpec("card_sources", deps=["hub_cards", "hub_dump_cards"],
+                     description="Each parsed Hub card as a source document"),
+        dg.AssetSpec("card_quarantine", deps=["hub_cards", "hub_dump_cards"],
                      description="What the card parser could not use, and conflicts inside cards"),
-        dg.AssetSpec("card_parse_cache", deps=["hub_cards"],
+        dg.AssetSpec("card_parse_cache", deps=["hub_cards", "hub_dump_cards"],
                      description="Each current card's parsed rows, keyed by its snapshot and the parser version"),
     ],
 )

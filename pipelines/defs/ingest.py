@@ -10,6 +10,7 @@ from pipelines.lib import curated, warehouse
 from pipelines.lib.documents import fetch_documents
 from pipelines.lib.http import FetchPolicy, stable_reason
 from pipelines.lib.hub import HubIngestor, load_watchlist
+from pipelines.lib.hub_dump import ingest_dump
 from pipelines.lib.normalize import QUARANTINE_COLUMNS, quarantine_row
 from pipelines.lib.settings import offline
 from pipelines.lib.snapshots import SnapshotStore
@@ -27,6 +28,8 @@ DOCUMENT_COLUMNS = {"source_id": "VARCHAR", "url": "VARCHAR", "snapshot_sha256":
 HUB_CARD_COLUMNS = {"repo_id": "VARCHAR", "revision": "VARCHAR", "snapshot_sha256": "VARCHAR",
                     "card_url": "VARCHAR", "fetched_at": "VARCHAR", "discovered_by": "VARCHAR",
                     "license": "VARCHAR"}
+HUB_DUMP_CARD_COLUMNS = {"repo_id": "VARCHAR", "last_modified": "VARCHAR", "snapshot_sha256": "VARCHAR",
+                         "card_url": "VARCHAR", "fetched_at": "VARCHAR", "license": "VARCHAR", "shard_url": "VARCHAR"}
 
 
 def _card_rows(cards) -> list[dict]:
@@ -108,3 +111,31 @@ def hub_cards(paths: PathsResource, network: NetworkResource, duckdb: DuckDBReso
     yield dg.MaterializeResult(asset_key="hub_cards", metadata={
         "row_count": n, "summary": report.summary(), "unreachable": ", ".join(report.unreachable)})
     yield dg.MaterializeResult(asset_key="hub_fetch_errors", metadata={"row_count": len(errors)})
+
+
+@dg.multi_asset(
+    group_name="ingest",
+    compute_kind="duckdb",
+    specs=[
+        dg.AssetSpec("hub_dump_cards", freshness_policy=HUB_FRESHNESS,
+                     description="Cards of the daily dump of all Hub model cards that may state emissions or "
+                                 "energy (DuckDB prefilter), each stored as a snapshot"),
+        dg.AssetSpec("hub_dump_errors", description="Dump shards that could not be fetched or read, and bad rows"),
+    ],
+)
+def hub_dump_cards(paths: PathsResource, duckdb: DuckDBResource):
+    """The second Hub path: the daily card dump (AI_EMISSIONS_HUB_DUMP: a folder or URLs of Parquet shards; unset:
+    the published dataset), for cards that state emissions only in prose or tables. Offline without a folder,
+    nothing is read and the cards kept by earlier refreshes stand."""
+    report, cards = ingest_dump(SnapshotStore(paths.paths.snapshots), offline=offline())
+    rows = [{"repo_id": c.repo_id, "last_modified": c.last_modified, "snapshot_sha256": c.sha256,
+             "card_url": c.card_url, "fetched_at": c.fetched_at, "license": c.license, "shard_url": c.shard_url}
+            for c in cards]
+    errors = [quarantine_row("ingest", None, where, item, reason) for where, item, reason in report.errors]
+    with duckdb.get_connection() as con:
+        n = warehouse.replace_table(con, "hub_dump_cards", rows, HUB_DUMP_CARD_COLUMNS)
+        warehouse.replace_table(con, "hub_dump_errors", errors, QUARANTINE_COLUMNS)
+    yield dg.MaterializeResult(asset_key="hub_dump_cards", metadata={
+        "row_count": n, "summary": report.summary(), "stored": report.cards_stored,
+        "unchanged": report.cards_unchanged, "prefilter_s": round(report.prefilter_s, 1)})
+    yield dg.MaterializeResult(asset_key="hub_dump_errors", metadata={"row_count": len(errors)})

@@ -2,11 +2,12 @@
 
 import dagster as dg
 
-# Everything downstream of the Hub cards: new or changed cards flow through to a release.
+# Everything downstream of the Hub cards (API and daily dump): new or changed cards flow through to a release.
 hub_refresh = dg.define_asset_job(
     "hub_refresh",
-    selection=dg.AssetSelection.assets("hub_cards").downstream().required_multi_asset_neighbors(),
-    description="Fetch changed Hub cards and rebuild what depends on them",
+    selection=dg.AssetSelection.assets("hub_cards", "hub_dump_cards").downstream()
+    .required_multi_asset_neighbors(),
+    description="Fetch changed Hub cards, read the daily card dump, and rebuild what depends on them",
 )
 full_refresh = dg.define_asset_job(
     "full_refresh", selection=dg.AssetSelection.all(),

@@ -232,8 +232,29 @@ def _expand(column: str, columns: dict[str, str]) -> str:
             f"FROM (SELECT position, from_json({column}, '{shape}') AS items FROM _card_next)")
 
 
+def _card_inputs(tables: set[str]) -> str:
+    """SQL: the cards to parse, one per repo: the Hub API's (hub_cards) and the daily dump's (hub_dump_cards).
+
+    A repo found both ways is one model with one set of figures, so one card is read: the newest. The API card is
+    pinned to the commit it was read at, fetched at `fetched_at`; the dump's copy is newer only when the repo
+    changed after that fetch (its `last_modified` is later), and then it is read instead (both are ISO UTC text)."""
+    api = "SELECT repo_id, card_url, snapshot_sha256, license, revision, fetched_at FROM hub_cards"
+    if "hub_dump_cards" not in tables:
+        return api
+    return f"""WITH api AS ({api}),
+        dump AS (SELECT repo_id, card_url, snapshot_sha256, license, last_modified,
+                        'last modified ' || last_modified || ', from the daily card dump' AS revision
+                 FROM hub_dump_cards),
+        newer AS (SELECT d.* FROM dump d LEFT JOIN api a USING (repo_id)
+                  WHERE a.repo_id IS NULL OR d.last_modified > a.fetched_at)
+        SELECT repo_id, card_url, snapshot_sha256, license, revision FROM api
+        WHERE repo_id NOT IN (SELECT repo_id FROM newer)
+        UNION ALL SELECT repo_id, card_url, snapshot_sha256, license, revision FROM newer"""
+
+
 def build_card_tables(con, store, *, workers: int) -> CardTables:
-    """card_figures, card_sources, card_quarantine and card_parse_cache for the cards in hub_cards.
+    """card_figures, card_sources, card_quarantine and card_parse_cache for the cards in hub_cards and
+    hub_dump_cards (``_card_inputs``).
 
     Each card is parsed once per parser version: a card whose snapshot and parser version are in the cache keeps
     its rows; an unreadable stored card becomes a quarantine row. Rows come in card order (by repo id), each
@@ -243,11 +264,10 @@ def build_card_tables(con, store, *, workers: int) -> CardTables:
 
     from pipelines.lib import warehouse
 
-    cards = con.execute("SELECT repo_id, card_url, snapshot_sha256, license, revision FROM hub_cards "
+    tables = {name for (name,) in con.execute("SELECT table_name FROM information_schema.tables").fetchall()}
+    cards = con.execute(f"SELECT repo_id, card_url, snapshot_sha256, license, revision FROM ({_card_inputs(tables)}) "
                         "ORDER BY repo_id").fetchall()
-    ((tables,),) = con.execute("SELECT count(*) FROM information_schema.tables WHERE table_name = 'card_parse_cache'"
-                               ).fetchall()
-    has_cache = tables > 0
+    has_cache = "card_parse_cache" in tables
     cached = {key for (key,) in con.execute("SELECT cache_key FROM card_parse_cache WHERE parser_version = ?",
                                             [PARSER_VERSION]).fetchall()} if has_cache else set()
     keys, readable, todo, unreadable = [], [], [], []

@@ -96,10 +96,12 @@ _COMPARISON = re.compile(
     r"\b(?:cars?|vehicles?|driv\w*|flights?|flying|planes?|household|homes?|passengers?|americans?|persons?|"
     r"people|human|citizens?|beef|trees?|round[- ]trips?|compared (?:to|with)|comparison|by contrast|whereas|"
     r"such as|like|lifetime|per capita|gasoline|petrol|fuel|tetrachloride|chloroform|concentrations?|"
-    r"reduc\w*|sav(?:ed|ing|es)|avoid\w*|offset\w*|rmse|mae|mse|error|predict\w*|forecast\w*)\b",
+    r"reduc\w*|sav(?:ed|ing|es)|avoid\w*|offset\w*|rmse|mae|mse|error|predict\w*|forecast\w*|"
+    r"(?:one|a|another|previous|prior|earlier|recent|some) (?:study|paper|analysis)|studies|examples?)\b",
     re.I,
 )
-# Outside an emissions/hardware/training section, a mass counts only in a sentence about this model's run.
+# Outside an emissions/hardware/training section, a mass or an energy counts only in a sentence about this model's
+# run (an example sentence of an energy-news classifier is not the model's energy).
 _OWN_RUN = re.compile(
     r"\b(?:we|our|this model|the model|training|trained|train|fine-?tun\w*|pre-?train\w*)\b", re.I
 )
@@ -554,8 +556,11 @@ class Extractor:
                         continue
                     if not relevant_section and not _OWN_RUN.search(own_words):
                         continue
-                elif q.metric == "energy" and (q.is_rate or _COMPARISON.search(clause[-200:])):
-                    continue
+                elif q.metric == "energy":
+                    if q.is_rate or _COMPARISON.search(clause[-200:]):
+                        continue
+                    if not relevant_section and not _OWN_RUN.search(own_words):
+                        continue
                 # a place, never the card's own words: locators are published, the card's prose is not
                 place = f"{'item' if block.kind == 'item' else 'paragraph'} {block.position}"
                 locator = locator_prefix or (f"{section} > {place}" if section else place)
