@@ -52,7 +52,7 @@ PUBLISHED_TABLES: dict[str, PublishedTable] = {
         PublishedTable("disclosure_scorecard", DisclosureScorecard, ("scorecard_id",)),
         PublishedTable("quarantine", Quarantine, ("quarantine_id",)),
         PublishedTable("backtest", Backtest, ("backtest_id",)),
-        PublishedTable("backtest_summary", BacktestSummary, ("variant",)),
+        PublishedTable("backtest_summary", BacktestSummary, ("variant", "subset")),
         PublishedTable("backtest_exclusions", BacktestExclusions, ("disclosure_id",)),
         # the reference tables the estimates used, as loaded
         PublishedTable("ref_accelerators", Accelerators, ("hardware_id",)),

@@ -45,12 +45,16 @@ class TrainingRuns(ContractModel):
     estimated_tco2e: Series[float] = col("This project's location-based operational estimate (energy x grid "
                                          "intensity), for every run with enough inputs", unit="tCO2e",
                                          nullable=True, ge=0)
-    estimate_low_tco2e: Series[float] = col("Low bound of estimated_tco2e", unit="tCO2e", nullable=True, ge=0)
-    estimate_high_tco2e: Series[float] = col("High bound of estimated_tco2e", unit="tCO2e", nullable=True, ge=0)
+    estimate_low_tco2e: Series[float] = col("Low end of the central 80 % interval of estimated_tco2e "
+                                            "(METHODOLOGY.md, Bounds)", unit="tCO2e", nullable=True, ge=0)
+    estimate_high_tco2e: Series[float] = col("High end of the central 80 % interval of estimated_tco2e", unit="tCO2e",
+                                             nullable=True, ge=0)
     lifecycle_tco2e: Series[float] = col("Estimated lifecycle total: operational + idle and infrastructure + "
                                          "embodied share", unit="tCO2e", nullable=True, ge=0)
-    lifecycle_low_tco2e: Series[float] = col("Low bound of lifecycle_tco2e", unit="tCO2e", nullable=True, ge=0)
-    lifecycle_high_tco2e: Series[float] = col("High bound of lifecycle_tco2e", unit="tCO2e", nullable=True, ge=0)
+    lifecycle_low_tco2e: Series[float] = col("Low end of the central 80 % interval of lifecycle_tco2e", unit="tCO2e",
+                                             nullable=True, ge=0)
+    lifecycle_high_tco2e: Series[float] = col("High end of the central 80 % interval of lifecycle_tco2e", unit="tCO2e",
+                                              nullable=True, ge=0)
     embodied_tco2e: Series[float] = col("Embodied hardware emissions (disclosed, else estimated)", unit="tCO2e",
                                         nullable=True, ge=0)
     embodied_origin: Series[str] = _origin("embodied_tco2e")

@@ -1,14 +1,16 @@
 """Lifecycle estimator: sources' arithmetic reproduced, bounds, origins, messages, CSV round trip, backtest."""
 
+import math
 import re
+from itertools import pairwise
 from pathlib import Path
 
 import pandas as pd
 import pytest
 from bs4 import BeautifulSoup
 
-from pipelines.lib import curated, estimate, units
-from pipelines.lib.estimate import Scope, backtest, estimate_csv, estimate_frame, estimate_row
+from pipelines.lib import estimate, units
+from pipelines.lib.estimate import Scope, estimate_csv, estimate_frame, estimate_row
 from pipelines.lib.reference import load_reference
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -170,134 +172,6 @@ def test_estimate_csv_round_trip(tmp_path):
     assert any("colour" in m for m in messages)
 
 
-def _fixture_disclosures() -> pd.DataFrame:
-    base = {"source_id": "s", "stage": "pretraining", "organization": "Meta AI", "hardware": "A100-80GB",
-            "location": None, "year": 2023, "is_superseded": False, "is_pue_included": True,
-            "is_idle_included": False, "is_embodied_included": False, "locator": "Table 1"}
-    rows = []
-    for model, hours, tco2e in [("m/a", 100_000, "17"), ("m/b", 200_000, "34"), ("m/c", 50_000, "30")]:
-        rows += [{**base, "model_id": model, "metric": "chip_hours", "value": hours, "value_as_printed": str(hours),
-                  "basis": None},
-                 {**base, "model_id": model, "metric": "emissions", "value": float(tco2e), "value_as_printed": tco2e,
-                  "basis": "location-based"},
-                 {**base, "model_id": model, "metric": "emissions", "value": 0.0, "value_as_printed": "0",
-                  "basis": "market-based"}]
-    return pd.DataFrame(rows)
-
-
-def test_backtest_scores_each_run_and_summarizes(ref):
-    per_run, summary = backtest(_fixture_disclosures(), ref)
-    defaults = per_run[per_run.variant == "defaults"].set_index("model_id")
-    assert len(defaults) == 3  # market-based figures are not estimated
-    a = defaults.loc["m/a"]
-    assert a.error_tco2e == pytest.approx(a.estimate_tco2e - 17)
-    assert a.error_factor == pytest.approx(max(a.estimate_tco2e / 17, 17 / a.estimate_tco2e))
-    assert defaults.loc["m/c", "error_factor"] > 2  # 30 t for 50k A100 hours is far from the estimate
-    s = summary.set_index("variant").loc["defaults"]
-    assert s.scored_runs == 3
-    assert s.share_within_1_25 == pytest.approx((defaults.error_factor <= 1.25).mean())
-    assert s.median_error_factor == pytest.approx(defaults.error_factor.median())
-    assert not s.meets_targets
-
-
-def _curated_disclosures(source_ids: set[str]) -> pd.DataFrame:
-    registry = curated.load_registry(ROOT / "data" / "sources" / "registry.yaml")
-    rows = [r for r in curated.curated_figure_rows(ROOT / "data" / "curated", registry) if r["source_id"] in source_ids]
-    for r in rows:
-        n = units.normalize(r["metric"], r["value_as_printed"], r["unit_as_printed"])
-        r["value"], r["unit"] = n.value, n.unit
-    return pd.DataFrame(rows)
-
-
-def test_backtest_on_llama_table15_meets_targets(ref):
-    disclosures = _curated_disclosures({"touvron2023_llama"})
-    if disclosures.empty:
-        pytest.skip("LLaMA curated data not present")
-    per_run, summary = backtest(disclosures, ref)
-    for variant, s in summary.set_index("variant").iterrows():
-        assert s.median_error_factor <= estimate.MEDIAN_ERROR_FACTOR_MAX, variant
-        assert s.share_within_1_25 >= estimate.SHARE_WITHIN_1_25_MIN, variant
-        assert s.share_inside_bounds >= estimate.SHARE_INSIDE_BOUNDS_MIN, variant
-
-
-# ------------------------------------------------------------------------------ backtest population rules
-
-def _emission(model, printed, **extra) -> dict:
-    row = {"source_id": "s", "model_id": model, "stage": "pretraining", "organization": "Meta AI",
-           "hardware": "A100-80GB", "location": None, "year": 2023, "is_superseded": False, "is_pue_included": True,
-           "is_idle_included": False, "is_embodied_included": False, "metric": "emissions", "basis": "location-based",
-           "functional_unit": None, "component": None, "locator": "Table 1, column tCO2eq",
-           "value": units.parse_number(printed)[0], "value_as_printed": printed, "unit_as_printed": "tCO2eq"}
-    return {**row, **extra}
-
-
-def _hours(model, printed, locator="Table 1, column GPU hours", **extra) -> dict:
-    return {**_emission(model, printed), "metric": "chip_hours", "basis": None, "locator": locator,
-            "unit_as_printed": "GPU hours", **extra}
-
-
-def test_bounds_per_use_partial_superseded_and_market_based_figures_are_not_tested(ref):
-    frame = pd.DataFrame([
-        _emission("m/bound", "less than 0.001"), _hours("m/bound", "2"),
-        _emission("m/per-use", "0.5", functional_unit="1,000 queries"), _hours("m/per-use", "2000"),
-        _emission("m/part", "22", component="embodied"), _hours("m/part", "100000"),
-        _emission("m/old", "17", is_superseded=True, superseded_on="2024-01-01"), _hours("m/old", "100000"),
-        _emission("m/market", "0", basis="market-based"), _hours("m/market", "100000"),
-        _emission("m/kept", "~17"), _hours("m/kept", "100000"),  # 'approximately' is a value, not a bound
-    ])
-    runs = estimate.runs_from_disclosures(frame, ref)
-    assert list(runs.model_id) == ["m/kept"]
-    excluded = estimate.backtest_exclusions(frame).set_index("model_id").rule.to_dict()
-    assert excluded == {"m/bound": "bound", "m/per-use": "per-use", "m/part": "component", "m/old": "superseded",
-                        "m/market": "market-based"}
-    assert set(excluded.values()) == set(estimate.EXCLUSION_RULES)
-    per_run, _ = backtest(frame, ref)
-    assert set(per_run.model_id) == {"m/kept"}
-
-
-def test_a_value_qualifier_column_is_used_when_present(ref):
-    frame = pd.DataFrame([_emission("m/a", "0.001", value_qualifier="less_than"), _hours("m/a", "2")])
-    assert estimate.runs_from_disclosures(frame, ref).empty
-    assert estimate.backtest_exclusions(frame).rule.tolist() == ["bound"]
-
-
-def test_inputs_are_the_ones_printed_next_to_the_figure(ref):
-    # a total row with training hours (superseded by a later version of the card), logit-generation hours and a
-    # prose total: the figure is tested against the hours of its own table row and column family
-    frame = pd.DataFrame([
-        _emission("m/f", "240", locator="Table, row Total, column Training Location-Based Emissions"),
-        _hours("m/f", "830k", locator="Table, row Total, column Training Time (GPU hours)", is_superseded=True),
-        _hours("m/f", "86k", locator="Table, row Total, column Logit Generation Time (GPU Hours)"),
-        _hours("m/f", "916k", locator="Training Energy Use paragraph"),
-    ])
-    run = estimate.runs_from_disclosures(frame, ref).iloc[0]
-    assert run.chip_hours == 830_000
-
-
-def test_the_tested_figure_is_the_one_printed_with_the_inputs(ref):
-    frame = pd.DataFrame([
-        _emission("m/c", "2.80", locator="Sec. 3.7 Environmental impact", is_pue_included=False),
-        _emission("m/c", "3.36", locator="Sec. 3.7, footnote 53"),
-        _hours("m/c", "123k", locator="Sec. 3.7 Environmental impact"),
-    ])
-    run = estimate.runs_from_disclosures(frame, ref).iloc[0]
-    assert run.disclosed_tco2e == 2.80 and not run.is_pue_included
-
-
-def test_chip_count_from_the_hardware_name_and_machine_power_per_chip(ref):
-    base = {"hardware": "P100x8", "location": "US average (assumed)", "organization": "Google", "year": None}
-    frame = pd.DataFrame([
-        {**_emission("m/s", "192", locator="Table 3, row T2T big, column CO2e"), **base,
-         "value": units.normalize("emissions", "192", "lbs").value, "unit_as_printed": "lbs"},
-        {**_hours("m/s", "84", locator="Table 3, row T2T big, column Hours"), **base, "metric": "duration"},
-        {**_hours("m/s", "1515.43", locator="Table 3, row T2T big, column Power (W)"), **base, "metric": "power"},
-    ])
-    run = estimate.runs_from_disclosures(frame, ref).iloc[0]
-    assert run.chip_hours == 8 * 84
-    # 1515 W is above what one 250 W P100 can draw: the total of the 8-GPU machine, read per chip
-    assert run.power_w == pytest.approx(1515.43 / 8)
-
-
 def test_estimate_reads_a_chip_count_from_the_hardware_name(ref):
     est = estimate_row({"hardware": "8 x A100 80GB", "training_days": 2}, ref)
     assert est.values["chip_hours_used"] == 8 * 2 * 24 and est.values["chip_hours_origin"] == "derived"
@@ -321,57 +195,67 @@ def test_a_zone_without_grid_rows_falls_back_to_its_country_then_the_world(ref):
     assert estimate.grid_intensity(country_without_rows, 2023, ref)[1] == "WORLD"
 
 
-# ------------------------------------------------------------------------------ blocking thresholds
+# ------------------------------------------------------------------------------ the stated interval
 
-def _summary(**defaults) -> pd.DataFrame:
-    row = {"variant": "defaults", "runs": 120, "scored_runs": 71, "median_error_factor": 1.04,
-           "share_within_1_25": 0.80, "share_inside_bounds": 0.96, "meets_targets": False}
-    return pd.DataFrame([{**row, **defaults}, {**row, "variant": "disclosed", "share_within_1_25": 0.1}])
+OPERATIONAL = Scope(idle="exclude", embodied=False)
 
 
-def test_backtest_failures_name_each_degraded_number():
-    t = estimate.BLOCKING_THRESHOLDS
-    assert estimate.backtest_failures(_summary()) == []  # the disclosed variant is not held to the thresholds
-    failures = estimate.backtest_failures(_summary(median_error_factor=t["median_error_factor_max"] + 0.01,
-                                                   share_within_1_25=t["share_within_1_25_min"] - 0.01,
-                                                   share_inside_bounds=t["share_inside_bounds_min"] - 0.01,
-                                                   scored_runs=t["scored_runs_min"] - 1))
-    assert len(failures) == 4
-    assert any("median error factor" in f for f in failures) and any("within 1.25x" in f for f in failures)
-    assert any("inside bounds" in f for f in failures) and any("scored runs" in f for f in failures)
+def _width(row: dict, ref) -> float:
+    est = estimate_row(row, ref, OPERATIONAL).values
+    return est["high_tco2e"] / est["low_tco2e"]
 
 
-def test_backtest_failures_without_defaults_or_scored_runs():
-    assert estimate.backtest_failures(_summary().iloc[1:]) == ["backtest summary has no 'defaults' variant"]
-    empty = _summary(scored_runs=0, median_error_factor=None, share_within_1_25=None, share_inside_bounds=None)
-    assert len(estimate.backtest_failures(empty)) == 4
+def test_bounds_are_the_stated_central_interval(ref):
+    est = estimate_row({"hardware": "H100", "chip_hours": 1e6, "location": "France", "year": 2023}, ref).values
+    assert est["interval_level"] == estimate.INTERVAL_LEVEL == 0.8
+    # log-normal around the estimate: it is the geometric middle of its interval
+    assert est["total_tco2e"] == pytest.approx(math.sqrt(est["low_tco2e"] * est["high_tco2e"]))
+    # an 80 % interval is 1.2816 sigmas either side; a TDP default alone gives exactly that spread
+    alone = estimate_row({"hardware": "H100", "chip_hours": 1e6, "pue": 1.1, "carbon_intensity_kg_per_kwh": 0.3},
+                         ref, Scope(idle="exclude", embodied=False)).values
+    sigma = ref.spreads["power_tdp_default"]
+    assert alone["high_tco2e"] / alone["total_tco2e"] == pytest.approx(math.exp(1.2816 * sigma), rel=1e-3)
+    assert alone["width_drivers"] == "power_w 100%"
 
 
-def _all_curated() -> pd.DataFrame:
-    registry = curated.load_registry(ROOT / "data" / "sources" / "registry.yaml")
-    return _curated_disclosures({s.source_id for s in registry})
+def test_each_input_that_becomes_known_narrows_the_interval(ref):
+    row = {"hardware": "A100-80GB", "chip_hours": 100_000}
+    widths = [_width(row, ref)]
+    for known in ({"location": "France"}, {"year": 2023}, {"pue": 1.2}, {"power_w": 350},
+                  {"carbon_intensity_kg_per_kwh": 0.06}):
+        row = {**row, **known}
+        widths.append(_width(row, ref))
+    assert all(wider > narrower for wider, narrower in pairwise(widths)), widths
+    assert widths[-1] == pytest.approx(1.0)  # every input disclosed: the source's arithmetic, exactly
+    # a disclosed energy figure replaces power and PUE (and their spreads)
+    place = {"location": "France", "year": 2023}
+    assert _width({**place, "energy_kwh": 40_000}, ref) < _width({**place, "hardware": "A100-80GB",
+                                                                  "chip_hours": 100_000}, ref)
 
 
-def test_release_backtest_passes_the_blocking_thresholds(ref):
-    per_run, summary = backtest(_all_curated(), ref)
-    assert estimate.backtest_failures(summary) == []
-    defaults = per_run[per_run.variant == "defaults"]
-    assert defaults.error_factor.notna().sum() >= estimate.BLOCKING_THRESHOLDS["scored_runs_min"]
+def test_width_drivers_name_the_unknown_inputs(ref):
+    frame = pd.DataFrame([
+        {"model_id": "m/nowhere", "hardware": "A100-80GB", "chip_hours": 1000},
+        {"model_id": "m/placed", "hardware": "A100-80GB", "chip_hours": 1000, "location": "Iowa, USA",
+         "year": 2023, "organization": "Meta AI"},
+        {"model_id": "m/given", "hardware": "A100-80GB", "chip_hours": 1000, "power_w": 400, "pue": 1.1,
+         "carbon_intensity_kg_per_kwh": 0.385},
+    ])
+    out = estimate_frame(frame, ref).set_index("model_id")
+    assert out.loc["m/nowhere", "width_drivers"].startswith("carbon_intensity")  # the world's grid
+    assert out.loc["m/placed", "width_drivers"].startswith("power_w")
+    # on a low-carbon grid the embodied share of the footprint, and its range, weigh more
+    france = estimate_row({"hardware": "A100-80GB", "chip_hours": 1000, "location": "France", "year": 2023}, ref)
+    assert france.values["width_drivers"].startswith("embodied factors")
+    assert "carbon_intensity" not in out.loc["m/given", "width_drivers"]  # only the embodied factors are left
+    assert out.loc["m/given", "width_drivers"].startswith("embodied factors")
+    assert (out.interval_level == estimate.INTERVAL_LEVEL).all()
 
 
-@pytest.mark.parametrize("source_id, model_id", [
-    ("meta_llama3_2_model_card_2024_09", "meta-llama/llama-3.2-family"),  # total row: training hours, not logits
-    ("faysse2024_croissantllm", "croissantllm/CroissantLLMBase"),  # French machines, PUE excluded as printed
-    ("patterson2021", "google/meena"),  # Google Georgia data centre
-])
-def test_curation_and_resolution_fixes_bring_runs_within_1_25(ref, source_id, model_id):
-    per_run, _ = backtest(_curated_disclosures({source_id}), ref)
-    row = per_run[(per_run.variant == "defaults") & (per_run.model_id == model_id)].iloc[0]
-    assert row.error_factor <= 1.25 and row.is_inside_bounds
-
-
-def test_spinquant_bounds_are_excluded_from_the_real_backtest(ref):
-    excluded = estimate.backtest_exclusions(_curated_disclosures({"meta_llama3_2_model_card"}))
-    bounds = excluded[excluded.rule == "bound"]
-    assert len(bounds) == 2 and bounds.model_id.str.contains("SpinQuant").all()
-    assert bounds.value_as_printed.str.contains("less than").all()
+def test_estimate_csv_states_the_interval_level(tmp_path):
+    source = tmp_path / "in.csv"
+    source.write_text("model_id,hardware,chip_hours\nm/one,A100-80GB,1000\n")
+    messages = estimate_csv(source, tmp_path / "out.csv")
+    assert "central 80% interval" in messages[0]
+    out = pd.read_csv(tmp_path / "out.csv")
+    assert out.loc[0, "interval_level"] == 0.8 and isinstance(out.loc[0, "width_drivers"], str)

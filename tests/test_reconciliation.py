@@ -68,8 +68,8 @@ def warehouse(tmp_path_factory):
     (data / "sources" / "hub_watchlist.yaml").write_text("[]\n")
     # a dataset of three documents cannot hold the full dataset's backtest thresholds
     (data / "backtest_thresholds.yaml").write_text(yaml.safe_dump({
-        "median_error_factor_max": 10.0, "share_within_1_25_min": 0.0, "share_inside_bounds_min": 0.0,
-        "scored_runs_min": 1}))
+        "median_error_factor_max": 10.0, "share_within_1_25_min": 0.0, "coverage_tolerance": 1.0,
+        "median_high_low_ratio_max": 1000.0, "tdp_convention_share_within_1_25_min": 0.0, "scored_runs_min": 1}))
     for source_id, runs in CURATED.items():
         (data / "curated" / f"{source_id}.yaml").write_text(yaml.safe_dump({"source_id": source_id, "runs": runs}))
     with pipeline_env(root, AI_EMISSIONS_DATA=data):

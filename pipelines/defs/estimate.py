@@ -6,8 +6,8 @@ from dagster_duckdb import DuckDBResource
 from pipelines.defs.reference import REFERENCE_TABLES
 from pipelines.defs.resources import PathsResource
 from pipelines.lib import epoch, warehouse
-from pipelines.lib.estimate import backtest as run_backtest
-from pipelines.lib.estimate import backtest_exclusions, backtest_failures, load_blocking_thresholds
+from pipelines.lib.backtest import backtest as run_backtest
+from pipelines.lib.backtest import backtest_exclusions, backtest_failures, load_blocking_thresholds
 from pipelines.lib.gap_filling import (
     EPOCH_RUN_COLUMNS,
     EPOCH_SOURCE_ID,
@@ -64,7 +64,7 @@ def run_estimates(paths: PathsResource, duckdb: DuckDBResource):
         dg.AssetSpec("backtest", deps=[*REFERENCE_TABLES, "disclosures"],
                      description="Every run with disclosed emissions, estimated from its own inputs"),
         dg.AssetSpec("backtest_summary", deps=[*REFERENCE_TABLES, "disclosures"],
-                     description="Median error factor, share within 1.25x, share inside bounds, per variant"),
+                     description="Error, coverage and width of the 80 % interval, per variant and subset"),
         dg.AssetSpec("backtest_exclusions", deps=["disclosures"],
                      description="Disclosed emissions figures left out of the backtest, with the rule"),
     ],
@@ -85,7 +85,8 @@ def backtest(paths: PathsResource, duckdb: DuckDBResource):
     yield dg.MaterializeResult(asset_key="backtest", metadata={"row_count": n})
     yield dg.MaterializeResult(asset_key="backtest_exclusions", metadata={"row_count": len(excluded)})
     yield dg.MaterializeResult(asset_key="backtest_summary", metadata={
-        row["variant"]: dg.MetadataValue.json({k: v for k, v in row.items() if k != "variant"})
+        f"{row['variant']} {row['subset']}": dg.MetadataValue.json(
+            {k: v for k, v in row.items() if k not in ("variant", "subset")})
         for row in summary.to_dict(orient="records")})
 
 

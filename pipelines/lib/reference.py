@@ -20,10 +20,12 @@ from pathlib import Path
 import pandas as pd
 import pandera.errors
 import pycountry
+import yaml
 
 from schemas.reference import REFERENCE_CONTRACTS
 
 REFERENCE_DIR = Path(__file__).resolve().parents[2] / "data" / "reference"
+SPREADS_FILE = "estimate_spreads.yaml"
 CLOUD_PROVIDERS = ("aws", "gcp", "azure")
 
 UNRESOLVED_HARDWARE: Counter[str] = Counter()
@@ -45,6 +47,8 @@ class Reference:
     datacenters: pd.DataFrame  # named sites -> location_id
     parameters: dict[str, float]
     parameter_sources: dict[str, str]
+    # spreads of the estimator's inputs (estimate_spreads.yaml: log sigmas, some calibrated on the backtest)
+    spreads: dict[str, float] = field(default_factory=dict)
     # answers of the pure lookups below, per spelling: a refresh resolves the same few texts thousands of times
     memo: dict = field(default_factory=dict, compare=False, repr=False)
 
@@ -99,7 +103,22 @@ def load_reference(directory: Path = REFERENCE_DIR) -> Reference:
         parameters=dict(zip(parameters.parameter, parameters.value.astype(float), strict=True)),
         parameter_sources={p: f"{s} ({loc})" for p, s, loc in zip(parameters.parameter, parameters.source,
                                                                       parameters.locator, strict=True)},
+        # a directory holding only the tables (a test's copy) uses the method's committed spreads
+        spreads=load_spreads(next((d / SPREADS_FILE for d in (directory, REFERENCE_DIR) if (d / SPREADS_FILE).exists()),
+                                  directory / SPREADS_FILE)),
     )
+
+
+def load_spreads(path: Path) -> dict[str, float]:
+    """The numbers of estimate_spreads.yaml (its `calibration` block says how they were derived)."""
+    if not path.exists():
+        raise ReferenceDataError(f"{path}: estimator spreads missing")
+    loaded = yaml.safe_load(path.read_text()) or {}
+    numbers = {k: v for k, v in loaded.items() if k != "calibration"}
+    if not numbers or not all(isinstance(v, int | float) and not isinstance(v, bool) and v >= 0
+                              for v in numbers.values()):
+        raise ReferenceDataError(f"{path}: expected non-negative numbers, got {numbers!r}")
+    return {k: float(v) for k, v in numbers.items()}
 
 
 # ---------------------------------------------------------------------------------------------- hardware

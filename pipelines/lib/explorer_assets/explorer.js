@@ -101,7 +101,7 @@
   const LABELS = { chip_count: "chip count", chip_hours: "chip-hours", energy_kwh: "energy", pue: "PUE",
     carbon_intensity_kg_per_kwh: "carbon intensity", emissions_tco2e: "emissions",
     market_based_emissions_tco2e: "market-based emissions", embodied_tco2e: "embodied emissions",
-    estimate_low_tco2e: "estimate, low bound", estimate_high_tco2e: "estimate, high bound" };
+    estimate_low_tco2e: "estimate, 80% interval low end", estimate_high_tco2e: "estimate, 80% interval high end" };
 
   const withoutUnit = function (column) { return column.replace(/_(tco2e|kgco2e|kwh|mwh|kg_per_kwh|w)$/, ""); };
 
@@ -163,7 +163,7 @@
     const low = run.estimate_low_tco2e, high = run.estimate_high_tco2e;
     if (isMissing(low) && isMissing(high)) return null;
     return el("span", { className: "bounds" }, [
-      "range ", isMissing(low) ? "?" : formatNumber(low, true), "\u2013", isMissing(high) ? "?" : formatNumber(high, true),
+      "80% interval ", isMissing(low) ? "?" : formatNumber(low, true), "\u2013", isMissing(high) ? "?" : formatNumber(high, true),
       " ", el("span", { className: "unit", text: "tCO2e" }),
     ]);
   }
