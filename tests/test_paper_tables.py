@@ -308,7 +308,8 @@ def source_for(case: Case) -> Source:
     meta = canonical(case.file)
     return Source(source_id=case.source_id or "corpus_document", title=meta["document"], organization="test",
                   published=dt.date(2020, 1, 1), kind="paper", url=meta["canonical_url"], license="test",
-                  verified_in=f"shared corpus documents/{case.file}", extraction=[TableSpec(**case.spec)])
+                  verified_in=meta["canonical_url"], verification="primary",
+                  verification_note=f"test input: corpus document {case.file}", extraction=[TableSpec(**case.spec)])
 
 
 def run_case(case: Case) -> tuple[list[dict], list[dict], pt.Table]:
@@ -452,7 +453,8 @@ def test_flattened_table_is_reported_as_missing():
     path = DOCS / "arxiv-2408.00118.md"
     source = Source(source_id="gemma_team2024_gemma2", title="Gemma 2", organization="Google",
                     published=dt.date(2024, 7, 31), kind="paper", url="https://arxiv.org/abs/2408.00118",
-                    license="test", verified_in="corpus",
+                    license="test", verified_in="https://arxiv.org/abs/2408.00118", verification="primary",
+                    verification_note="test input",
                     extraction=[TableSpec(table="Table 3", model_column=0, columns={"chip_count": 2})])
     rows, issues = pt.extract_source(path.read_bytes(), ".md", source)
     assert rows == []
@@ -500,7 +502,7 @@ def test_corpus_summary(capsys):
 def synthetic_source(*specs: TableSpec) -> Source:
     return Source(source_id="synthetic", title="synthetic", organization="test",
                   published=dt.date(2020, 1, 1), kind="paper", url="https://example.org/doc", license="test",
-                  verified_in="test",
+                  verified_in="https://example.org/doc", verification="primary", verification_note="test input",
                   extraction=list(specs))
 
 

@@ -13,7 +13,8 @@ from tests.conftest import REPO, fetch, pipeline_env, refresh
 def source(source_id, organization, published):
     return {"source_id": source_id, "title": f"Document {source_id}", "organization": organization,
             "published": published, "kind": "paper", "url": f"https://example.org/{source_id}",
-            "license": "test", "verified_in": "test fixture"}
+            "license": "test", "verified_in": f"https://example.org/{source_id}", "verification": "primary",
+            "verification_note": "test fixture"}
 
 
 def run(model_id, organization, figures, **extra):

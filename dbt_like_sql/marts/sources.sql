@@ -15,6 +15,8 @@ select
     s.url,
     s.license,
     s.verified_in,
+    s.verification,
+    s.verification_note,
     coalesce(s.snapshot_sha256, d.snapshot_sha256) as snapshot_sha256,
     coalesce(c.figure_count, 0) as figure_count
 from stg_registry__sources as s

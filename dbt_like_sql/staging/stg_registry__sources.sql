@@ -16,5 +16,7 @@ select
     fetch_url,
     license,
     verified_in,
+    verification,
+    verification_note,
     snapshot_sha256
 from documents

@@ -36,6 +36,7 @@ CACHE_COLUMNS = {"cache_key": "VARCHAR", "parser_version": "VARCHAR", "figures":
 CARD_SOURCE_COLUMNS = {
     "source_id": "VARCHAR", "title": "VARCHAR", "organization": "VARCHAR", "published_date": "VARCHAR",
     "kind": "VARCHAR", "url": "VARCHAR", "fetch_url": "VARCHAR", "license": "VARCHAR", "verified_in": "VARCHAR",
+    "verification": "VARCHAR", "verification_note": "VARCHAR",
     "snapshot_sha256": "VARCHAR",
 }
 
@@ -129,7 +130,9 @@ def card_source_row(repo_id: str, card_url: str, license_: str | None, snapshot_
         "url": card_url,
         "fetch_url": None,
         "license": license_,
-        "verified_in": f"Hub card at revision {revision}, read by the card parser",
+        "verified_in": card_url,
+        "verification": "primary",
+        "verification_note": f"Hub card at revision {revision}, read by the card parser",
         "snapshot_sha256": snapshot_sha256,
     }
 

@@ -30,6 +30,11 @@ ModelId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]
                                            max_length=200)]
 Text = Annotated[str, StringConstraints(min_length=1, strip_whitespace=True)]
 Url = Annotated[str, StringConstraints(pattern=r"^https?://\S+$")]
+# where figures were read: a public URL (commit-pinned for repository files, versioned for arXiv) or a DOI
+PublicReference = Annotated[str, StringConstraints(pattern=r"^(https?://|doi:10\.)\S+$")]
+# primary: read in the document itself, or in an exact copy of it pinned at a commit;
+# secondary copy: read only where someone else reproduces it (reading notes, a news article, a blog post)
+Verification = Literal["primary", "secondary copy"]
 
 
 class CuratedDataError(ValueError):
@@ -80,7 +85,9 @@ class Source(_Strict):
     url: Url
     fetch_url: Url | None = None  # what the ingest stage fetches (e.g. the arXiv HTML rendering)
     license: Text  # the document's own license; only facts are taken from it
-    verified_in: Text  # where a team member read the figures (stored copy, locator of the copy)
+    verified_in: PublicReference  # the public text a team member read the figures in
+    verification: Verification
+    verification_note: Text  # locator in that text; for a secondary copy, who published it (own words)
     extraction: list[TableSpec] = []
 
 
@@ -250,4 +257,6 @@ def source_rows(registry: list[Source]) -> list[dict]:
         "fetch_url": s.fetch_url,
         "license": s.license,
         "verified_in": s.verified_in,
+        "verification": s.verification,
+        "verification_note": s.verification_note,
     } for s in registry]
