@@ -7,7 +7,7 @@ from dagster_duckdb import DuckDBResource
 
 from pipelines.defs.resources import PathsResource
 from pipelines.lib import release as releases
-from pipelines.lib.datacard import ATTRIBUTION, data_card
+from pipelines.lib.datacard import ATTRIBUTION, data_card, with_attribution
 from pipelines.lib.explorer import write_explorer
 from pipelines.lib.plots import start_plots
 from schemas import PUBLISHED_TABLES
@@ -33,7 +33,7 @@ def release(paths: PathsResource, duckdb: DuckDBResource) -> dg.MaterializeResul
             PUBLISHED_TABLES,
             tables,
             release_date=release_date,
-            datapackage_extra={"sources": [{"title": title, "path": url} for title, url in sources],
+            datapackage_extra={"sources": with_attribution([{"title": title, "path": url} for title, url in sources]),
                                "attribution": ATTRIBUTION},
             data_card=data_card,
             extra_files=extra_files,

@@ -10,15 +10,52 @@ import pyarrow.compute as pc
 
 from schemas import PUBLISHED_TABLES
 
-# Third-party data a release carries (beyond the figures of its cited documents), with its terms.
+# Third-party data a release carries (beyond the figures of its cited documents), with what its license asks:
+# who made it, its title and address, the license, the snapshot used and what was changed.
+CC_BY_4 = {"name": "CC-BY-4.0", "title": "Creative Commons Attribution 4.0 International",
+           "path": "https://creativecommons.org/licenses/by/4.0/"}
+EPOCH_NOTABLE_COLUMNS = ("Model", "Organization", "Publication date", "Training hardware", "Hardware quantity",
+                         "Training time (hours)", "Training power draw (W)", "Country (from Organization)")
+EPOCH_HARDWARE_COLUMNS = ("Hardware name", "Manufacturer", "Type", "Release date", "Memory size per board (Byte)",
+                          "TDP (W)")
 ATTRIBUTION = [
-    {"title": "Epoch AI, 'Notable AI Models' (snapshot 2025-04-18) and 'Machine Learning Hardware' "
-              "(snapshot 2025-12-14)", "path": "https://epoch.ai/data", "license": "CC-BY-4.0",
-     "used_for": "training hardware, chip counts and training time of estimated runs; accelerator TDP"},
-    {"title": "codecarbon 3.3.2 offline data (country energy mix from Our World in Data / Ember, US states "
-              "from EPA eGRID2023, GCP regions)", "path": "https://github.com/mlco2/codecarbon", "license": "MIT",
+    {"title": "Notable AI Models", "authors": "Epoch AI", "path": "https://epoch.ai/data/notable_ai_models.csv",
+     "license": CC_BY_4, "snapshot": "2025-04-18", "file": "data/reference/epoch_notable_ai_models.csv",
+     "changes": "a selection of columns (" + ", ".join(EPOCH_NOTABLE_COLUMNS) + "); values as published",
+     "used_for": "training hardware, chip counts and training time of estimated runs"},
+    {"title": "Machine Learning Hardware", "authors": "Epoch AI", "path": "https://epoch.ai/data/ml_hardware.csv",
+     "license": CC_BY_4, "snapshot": "2025-12-14", "file": "data/reference/epoch_ml_hardware.csv",
+     "changes": "a selection of columns (" + ", ".join(EPOCH_HARDWARE_COLUMNS) + "); values as published",
+     "used_for": "accelerator TDP and memory (ref_accelerators)"},
+    {"title": "codecarbon 3.3.2 offline data (country energy mix from Our World in Data / Ember, US states from "
+              "EPA eGRID2023, GCP regions)", "authors": "codecarbon contributors",
+     "path": "https://github.com/mlco2/codecarbon",
+     "license": {"name": "MIT", "path": "https://github.com/mlco2/codecarbon/blob/master/LICENSE"},
+     "snapshot": "package version 3.3.2", "file": "data/reference/grid_intensity.csv",
+     "changes": "carbon intensity derived per country, US state and cloud region",
      "used_for": "grid carbon intensity per country, US state and cloud region (ref_grid_intensity)"},
 ]
+
+
+def attribution_line(a: Mapping) -> str:
+    """One sentence naming a third-party dataset the way its license asks to be credited."""
+    return (f"{a['authors']}, \"{a['title']}\", {a['path']}, licensed {a['license']['name']} "
+            f"({a['license']['path']}); snapshot {a['snapshot']}; changes: {a['changes']}. "
+            f"Used for {a['used_for']}.")
+
+
+def with_attribution(sources: list[dict]) -> list[dict]:
+    """The data package's `sources`: the cited documents plus the third-party datasets, credited in full."""
+    by_path = {s["path"]: s for s in sources}
+    out = list(sources)
+    for a in ATTRIBUTION:
+        credit = {"title": f"{a['authors']}, {a['title']}", "path": a["path"], "authors": a["authors"],
+                  "licenses": [a["license"]], "snapshot": a["snapshot"], "changes": a["changes"]}
+        if a["path"] in by_path:
+            by_path[a["path"]].update(credit)
+        else:
+            out.append(credit)
+    return out
 
 
 def _count(table: pa.Table, column: str, value) -> int:
@@ -156,15 +193,21 @@ def data_card(version: str, release_date: dt.date, tables: Mapping[str, pa.Table
         "",
         "## License and how to cite",
         "",
-        "The data is released under CC BY 4.0. Cite the dataset and, for any figure you use, its source",
-        "document (`source_url`). Suggested citation:",
+        "The data is released under the Creative Commons Attribution 4.0 International license (CC BY 4.0,",
+        "https://creativecommons.org/licenses/by/4.0/); the pipeline's code is under Apache-2.0. Cite the",
+        "dataset and, for any figure you use, its source document (`source_url`). Suggested citation:",
         "",
         f"> AI emissions disclosures (open dataset), release {version}, {release_date.isoformat()}. "
         "CC BY 4.0. See CITATION.cff in the repository.",
         "",
-        "Third-party data carried by this release:",
+        "Third-party data carried by this release, credited as its license asks (if you reuse these",
+        "columns, credit their authors the same way):",
         "",
-        *[f"- {a['title']}, {a['path']}, {a['license']}: {a['used_for']}." for a in ATTRIBUTION],
+        *[f"- {attribution_line(a)}" for a in ATTRIBUTION],
+        "",
+        "Figures taken from cited documents are facts; each document's own license is in `sources.license`.",
+        "`sources.verification` says whether a figure was read in the document itself (`primary`) or only in",
+        "someone else's reproduction of it (`secondary copy`, with the copy's address in `verified_in`).",
         "",
     ]
     return "\n".join(lines)
