@@ -16,6 +16,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, field_validator
 
 from pipelines.lib import units
+from pipelines.lib.normalize import normalized_value
 
 STAGES = ("pretraining", "fine-tuning", "development", "inference", "total")
 BASES = ("location-based", "market-based", "operational", "lifecycle", "unspecified")
@@ -181,15 +182,18 @@ def load_curated_file(path: Path, known_sources: set[str]) -> CuratedFile:
         raise CuratedDataError(f"{path}: field source_id: {curated.source_id!r} must match the file name")
     if curated.source_id not in known_sources:
         raise CuratedDataError(f"{path}: field source_id: {curated.source_id!r} is not in the source registry")
+    problems = []  # every invalid figure of the file at once, each with its model, metric and locator
     for r, run in enumerate(curated.runs):
         for f, fig in enumerate(run.figures):
             try:
-                units.normalize(fig.metric, fig.value, fig.unit)
+                normalized_value(fig.metric, fig.value, fig.unit)
             except units.UnitError as exc:
-                where = f"runs.{r}.figures.{f} ({run.model_id} {fig.metric})"
-                raise CuratedDataError(f"{path}: field {where}: {exc}") from exc
+                problems.append(f"{path}: field runs.{r}.figures.{f} ({run.model_id} {fig.metric} at "
+                                f"{fig.locator!r}): {exc}")
             if fig.is_superseded and fig.superseded_on is None:
-                raise CuratedDataError(f"{path}: field runs.{r}.figures.{f}.superseded_on: required when superseded")
+                problems.append(f"{path}: field runs.{r}.figures.{f}.superseded_on: required when superseded")
+    if problems:
+        raise CuratedDataError("\n".join(problems))
     return curated
 
 
@@ -238,11 +242,15 @@ def curated_figure_rows(curated_dir: Path, registry: list[Source]) -> list[dict]
                     "extraction_method": "curated",
                     "curated_file": f"data/curated/{path.name}",
                 })
-    ids = [r["disclosure_id"] for r in rows]
-    if len(ids) != len(set(ids)):
-        dup = sorted({i for i in ids if ids.count(i) > 1})
-        raise CuratedDataError(f"{curated_dir}: the same figure is curated twice (ids {dup[:5]}); "
-                               "give each a distinct locator")
+    where: dict[str, list[dict]] = {}
+    for row in rows:
+        where.setdefault(row["disclosure_id"], []).append(row)
+    twice = [places for places in where.values() if len(places) > 1]
+    if twice:
+        raise CuratedDataError("the same figure is curated twice; give each a distinct locator:\n" + "\n".join(
+            f"{' and '.join(sorted({p['curated_file'] for p in places}))}: {places[0]['model_id']} "
+            f"{places[0]['stage']} {places[0]['metric']} at {places[0]['locator']!r} ({places[0]['disclosure_id']})"
+            for places in twice))
     return rows
 
 

@@ -94,17 +94,40 @@ def unresolved_names(rows: list[dict]) -> list[dict]:
     return [{"kind": k, "text_as_printed": t, "figure_count": n} for (k, t), n in sorted(counts.items())]
 
 
+MAX_CARBON_INTENSITY_KG_PER_KWH = 2.0  # the most carbon-intensive grids (coal, lignite) are near 1.2
+
+
+class InvalidCuratedFigure(ValueError):
+    """A curated figure (ours, unlike a card or a fetched document) that cannot be normalized."""
+
+
+def normalized_value(metric: str, value_as_printed: str, unit_as_printed: str | None) -> units.Normalized:
+    """The canonical value of a printed figure; UnitError when it cannot be normalized or is impossible."""
+    result = units.normalize(metric, value_as_printed, unit_as_printed)
+    if result.value < 0:
+        raise units.UnitError(f"negative value {value_as_printed!r}")
+    if metric == "pue" and result.value < 1:
+        raise units.UnitError(f"PUE {value_as_printed!r} below 1 (a facility uses at least its IT energy)")
+    if metric == "carbon_intensity" and result.value > MAX_CARBON_INTENSITY_KG_PER_KWH:
+        raise units.UnitError(f"{value_as_printed} {unit_as_printed or ''} is {result.value:g} kg/kWh, above "
+                              f"{MAX_CARBON_INTENSITY_KG_PER_KWH:g} (no grid emits that much): wrong unit?")
+    return result
+
+
 def normalize_figures(rows: list[dict], resolve_hardware=None, resolve_location=None
                       ) -> tuple[list[dict], list[dict]]:
-    """Normalize each figure; a figure that cannot be normalized becomes a quarantine row instead.
+    """Normalize each figure; a figure that cannot be normalized becomes a quarantine row instead, unless it is
+    curated (InvalidCuratedFigure: curated data is ours, it must be fixed, never quarantined).
     Printed hardware and locations are resolved to canonical ids where the resolvers know them."""
-    good, bad = [], []
+    good, bad, invalid_curated = [], [], []
     for row in rows:
         try:
-            result = units.normalize(row["metric"], row["value_as_printed"], row["unit_as_printed"])
-            if result.value < 0:
-                raise units.UnitError(f"negative value {row['value_as_printed']!r}")
+            result = normalized_value(row["metric"], row["value_as_printed"], row["unit_as_printed"])
         except units.UnitError as exc:
+            if row.get("curated_file"):
+                invalid_curated.append(f"{row['curated_file']}: {row['model_id']} {row['metric']} at "
+                                       f"{row['locator']!r}: {exc}")
+                continue
             bad.append(quarantine_row("normalize", row["source_id"], row["locator"],
                                       f"{row['value_as_printed']} {row['unit_as_printed'] or ''}".strip(),
                                       f"{row['metric']}: {exc}"))
@@ -113,4 +136,7 @@ def normalize_figures(rows: list[dict], resolve_hardware=None, resolve_location=
                      "value_qualifier": result.qualifier, "value_resolution": result.resolution,
                      "hardware_id": _resolved(resolve_hardware, row["hardware"]),
                      "location_id": _resolved(resolve_location, row["location"])})
+    if invalid_curated:
+        raise InvalidCuratedFigure("invalid curated figures (fix the files; nothing was published):\n"
+                                   + "\n".join(invalid_curated))
     return good, bad
