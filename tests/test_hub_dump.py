@@ -255,10 +255,10 @@ def test_the_published_dataset_is_listed_on_the_hub_and_fetched_by_lfs_oid(tmp_p
                {"type": "file", "path": "data/README.md", "size": 10, "oid": "c" * 40}]
     httpserver.expect_request(f"/api/datasets/{DEFAULT_DATASET}/tree/main/data").respond_with_json(listing)
     httpserver.expect_request(f"/datasets/{DEFAULT_DATASET}/resolve/main/{path}").respond_with_data(body)
-    env = {"HF_ENDPOINT": httpserver.url_for("/").rstrip("/")}
-    report, cards = ingest_dump(store, offline=False, environ=env)
+    endpoint = httpserver.url_for("/").rstrip("/")
+    report, cards = ingest_dump(store, offline=False, endpoint=endpoint, environ={})
     assert (report.shards_fetched, [c.repo_id for c in cards]) == (1, ["acme/a"])
-    report, cards = ingest_dump(store, offline=False, environ=env)
+    report, cards = ingest_dump(store, offline=False, endpoint=endpoint, environ={})
     assert (report.shards_fetched, report.shards_reused, [c.repo_id for c in cards]) == (0, 1, ["acme/a"])
     assert [r.path for r, _ in httpserver.log].count(f"/datasets/{DEFAULT_DATASET}/resolve/main/{path}") == 1
 

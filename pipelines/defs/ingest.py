@@ -12,7 +12,6 @@ from pipelines.lib.http import FetchPolicy, stable_reason
 from pipelines.lib.hub import HubIngestor, load_watchlist
 from pipelines.lib.hub_dump import ingest_dump
 from pipelines.lib.normalize import QUARANTINE_COLUMNS, quarantine_row
-from pipelines.lib.settings import offline
 from pipelines.lib.snapshots import SnapshotStore
 
 # The daily Hub refresh should never be more than two days old; documents change rarely (weekly refresh).
@@ -22,7 +21,6 @@ DOCUMENT_FRESHNESS = dg.FreshnessPolicy.time_window(fail_window=dt.timedelta(day
 SOURCE_REGISTRY_COLUMNS = {
     "source_id": "VARCHAR", "title": "VARCHAR", "organization": "VARCHAR", "published_date": "VARCHAR",
     "kind": "VARCHAR", "url": "VARCHAR", "fetch_url": "VARCHAR", "license": "VARCHAR", "verified_in": "VARCHAR",
-    "verification": "VARCHAR", "verification_note": "VARCHAR",
 }
 DOCUMENT_COLUMNS = {"source_id": "VARCHAR", "url": "VARCHAR", "snapshot_sha256": "VARCHAR",
                     "content_type": "VARCHAR", "fetched_at": "VARCHAR"}
@@ -124,11 +122,13 @@ def hub_cards(paths: PathsResource, network: NetworkResource, duckdb: DuckDBReso
         dg.AssetSpec("hub_dump_errors", description="Dump shards that could not be fetched or read, and bad rows"),
     ],
 )
-def hub_dump_cards(paths: PathsResource, duckdb: DuckDBResource):
+def hub_dump_cards(paths: PathsResource, network: NetworkResource, duckdb: DuckDBResource):
     """The second Hub path: the daily card dump (AI_EMISSIONS_HUB_DUMP: a folder or URLs of Parquet shards; unset:
     the published dataset), for cards that state emissions only in prose or tables. Offline without a folder,
     nothing is read and the cards kept by earlier refreshes stand."""
-    report, cards = ingest_dump(SnapshotStore(paths.paths.snapshots), offline=offline())
+    report, cards = ingest_dump(SnapshotStore(paths.paths.snapshots), offline=network.offline,
+                                endpoint=network.hub_endpoint, token=network.hub_token,
+                                policy=FetchPolicy(deadline_s=network.seconds_left()))
     rows = [{"repo_id": c.repo_id, "last_modified": c.last_modified, "snapshot_sha256": c.sha256,
              "card_url": c.card_url, "fetched_at": c.fetched_at, "license": c.license, "shard_url": c.shard_url}
             for c in cards]

@@ -135,15 +135,15 @@ def dump_setting(environ: Mapping[str, str] | None = None) -> str | list[str] | 
     raise ValueError(f"{ENV_VAR} must name a folder of Parquet shards or http(s) URLs of shards, not {value!r}")
 
 
-def ingest_dump(store: SnapshotStore, *, offline: bool, environ: Mapping[str, str] | None = None,
-                policy: FetchPolicy | None = None, transport: Any = None, threads: int | None = None
-                ) -> tuple[DumpReport, list[DumpCard]]:
-    """Read the dump that AI_EMISSIONS_HUB_DUMP names and store its candidate cards; returns the current cards.
+def ingest_dump(store: SnapshotStore, *, offline: bool, endpoint: str = DEFAULT_ENDPOINT, token: str | None = None,
+                environ: Mapping[str, str] | None = None, policy: FetchPolicy | None = None, transport: Any = None,
+                threads: int | None = None) -> tuple[DumpReport, list[DumpCard]]:
+    """Read the dump that AI_EMISSIONS_HUB_DUMP names (in `environ`) and store its candidate cards; returns the
+    current cards. `endpoint` and `token`: the Hub that lists and serves the default dataset.
 
     Never raises for network faults or a bad shard: each becomes an entry in ``report.errors``."""
-    env = os.environ if environ is None else environ
-    setting = dump_setting(env)
-    endpoint = (env.get("HF_ENDPOINT") or DEFAULT_ENDPOINT).rstrip("/")
+    setting = dump_setting(environ)
+    endpoint = endpoint.rstrip("/")
     if isinstance(setting, Path):
         report = DumpReport(source=f"folder {setting}")
         shards = [Shard(p.resolve().as_uri(), p) for p in sorted(setting.glob("*.parquet"))]
@@ -155,8 +155,7 @@ def ingest_dump(store: SnapshotStore, *, offline: bool, environ: Mapping[str, st
     else:
         report = DumpReport(source=f"{len(setting)} URLs" if setting else f"{endpoint} {DEFAULT_DATASET}")
         started = time.monotonic()
-        shards = asyncio.run(_fetch_shards(store, report, setting, endpoint, env.get("HF_TOKEN") or None,
-                                           policy, transport))
+        shards = asyncio.run(_fetch_shards(store, report, setting, endpoint, token, policy, transport))
         report.fetch_s = time.monotonic() - started
     report.shards = len(shards)
     readable = [s for s in shards if s.path is not None]
@@ -287,7 +286,7 @@ def _license(tags: object) -> str | None:
 
 async def _fetch_shards(store: SnapshotStore, report: DumpReport, urls: list[str] | None, endpoint: str,
                         token: str | None, policy: FetchPolicy | None, transport: Any) -> list[Shard]:
-    policy = dataclasses.replace(policy or FetchPolicy(read_timeout_s=120.0), concurrency=1)
+    policy = dataclasses.replace(policy or FetchPolicy(), concurrency=1)
     stored = store.latest(KIND_SHARD)
     shards: list[Shard] = []
     async with AsyncFetcher(policy, token=token, token_origin=endpoint, transport=transport) as fetcher:
