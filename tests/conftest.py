@@ -12,6 +12,10 @@ from click.testing import CliRunner
 
 REPO = Path(__file__).resolve().parents[1]
 CORPUS = REPO.parent / "shared" / "corpus"
+# Real third-party documents (model cards, papers, Epoch AI tables) that some tests parse. They are other
+# people's texts, so they are never committed: a user's clone has no such folder and those tests skip.
+CORPUS_MISSING = (f"third-party test documents not found at {CORPUS}: they are not part of the repository, "
+                  "so tests that parse real cards, papers or Epoch tables are skipped")
 DEAD_ENDPOINT = "http://127.0.0.1:9"  # nothing listens there: connections are refused at once
 
 
@@ -19,7 +23,7 @@ DEAD_ENDPOINT = "http://127.0.0.1:9"  # nothing listens there: connections are r
 def corpus() -> Path:
     """The shared corpus of real third-party documents; absent in a user's clone."""
     if not CORPUS.is_dir():
-        pytest.skip(f"shared corpus not found at {CORPUS}")
+        pytest.skip(CORPUS_MISSING)
     return CORPUS
 
 

@@ -11,9 +11,10 @@ from pathlib import Path
 import pytest
 
 from pipelines.lib.cards import parse_card_file
+from tests.conftest import CORPUS_MISSING
 
 CARDS = Path(__file__).resolve().parents[1].parent / "shared" / "corpus" / "model_cards"
-pytestmark = pytest.mark.skipif(not (CARDS / "labels.csv").is_file(), reason="shared corpus not available")
+pytestmark = pytest.mark.skipif(not (CARDS / "labels.csv").is_file(), reason=CORPUS_MISSING)
 
 
 def _rows(name: str) -> dict[str, dict]:

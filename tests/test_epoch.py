@@ -1,21 +1,18 @@
 """Epoch AI Notable AI Models -> estimator inputs: column aliases, clear errors, pinned offline copy."""
 
-from pathlib import Path
-
 import pandas as pd
 import pytest
 
 from pipelines.lib import epoch
 from pipelines.lib.estimate import estimate_frame
-
-CORPUS = Path(__file__).resolve().parents[1].parent / "shared" / "corpus"
+from tests.conftest import CORPUS, CORPUS_MISSING
 
 
 @pytest.fixture(scope="module")
 def corpus_models():
     path = CORPUS / "epoch" / "notable_ai_models.csv"
     if not path.exists():
-        pytest.skip("shared corpus not available")
+        pytest.skip(CORPUS_MISSING)
     return pd.read_csv(path)
 
 

@@ -1,20 +1,19 @@
-"""Lifecycle estimator: sources' arithmetic reproduced, bounds, origins, messages, CSV round trip, backtest."""
+"""Lifecycle estimator: sources' arithmetic reproduced (from the curated figures in data/curated), bounds, origins,
+messages, CSV round trip, backtest."""
 
 import math
-import re
 from itertools import pairwise
 from pathlib import Path
 
 import pandas as pd
 import pytest
-from bs4 import BeautifulSoup
+import yaml
 
 from pipelines.lib import estimate, units
 from pipelines.lib.estimate import Scope, estimate_csv, estimate_frame, estimate_row
 from pipelines.lib.reference import load_reference
 
 ROOT = Path(__file__).resolve().parents[1]
-CORPUS = ROOT.parent / "shared" / "corpus"
 
 
 @pytest.fixture(scope="module")
@@ -22,29 +21,33 @@ def ref():
     return load_reference()
 
 
-def _corpus(name: str) -> Path:
-    path = CORPUS / "documents" / name
-    if not path.exists():
-        pytest.skip("shared corpus not available")
-    return path
+def _curated_runs(source_id: str) -> list[dict]:
+    """The runs of a curated file in data/curated (the figures as printed in the source, with locators)."""
+    return yaml.safe_load((ROOT / "data" / "curated" / f"{source_id}.yaml").read_text(encoding="utf-8"))["runs"]
+
+
+def _figure(run: dict, metric: str, locator_part: str) -> dict:
+    return next(f for f in run["figures"] if f["metric"] == metric and locator_part in f["locator"])
 
 
 def _llama_table15() -> list[dict]:
-    soup = BeautifulSoup(_corpus("arxiv-2302.13971.md").read_text(encoding="utf-8"), "html.parser")
-    table = next(t for t in soup.find_all("table") if "GPU-hours" in t.get_text())
+    """LLaMA paper Table 15 rows as curated (every row of the table is one run)."""
     rows = []
-    for tr in table.find_all("tr"):
-        cells = [td.get_text(" ", strip=True) for td in tr.find_all("td")]
-        if len(cells) == 6 and re.fullmatch(r"[\d,]+", cells[3]):
-            rows.append({"model": cells[0], "hardware": cells[1], "power_w": float(cells[2].rstrip("W")),
-                         "chip_hours": units.parse_number(cells[3])[0], "tco2e": float(cells[5])})
+    for run in _curated_runs("touvron2023_llama"):
+        if not any(f["locator"].startswith("Table 15, row") for f in run["figures"]):
+            continue
+        rows.append({"model": run["model_name"], "hardware": run["hardware"],
+                     "power_w": float(_figure(run, "power", "Table 15, row")["value"]),
+                     "chip_hours": units.parse_number(_figure(run, "chip_hours", "Table 15, row")["value"])[0],
+                     "tco2e": float(_figure(run, "emissions", "Table 15, row")["value"]),
+                     "pue": float(_figure(run, "pue", "Table 15 caption")["value"]),
+                     "intensity": float(_figure(run, "carbon_intensity", "Table 15 caption")["value"])})
     return rows
 
 
 def test_llama_table15_reproduced_within_1_percent(ref):
-    text = _corpus("arxiv-2302.13971.md").read_text(encoding="utf-8")
-    assert "PUE of 1.1" in text and "0.385" in text  # the parameters the caption states
     rows = _llama_table15()
+    assert {(r["pue"], r["intensity"]) for r in rows} == {(1.1, 0.385)}  # the parameters the caption states
     assert len(rows) == 6
     for row in rows:
         est = estimate_row({"hardware": row["hardware"], "chip_hours": row["chip_hours"], "power_w": row["power_w"],
@@ -55,12 +58,21 @@ def test_llama_table15_reproduced_within_1_percent(ref):
 
 
 def test_llama_default_power_is_the_a100_tdp(ref):
-    row = _llama_table15()[2]  # LLaMA-7B
+    row = next(r for r in _llama_table15() if r["model"].startswith("LLaMA-7B"))
     est = estimate_row({"hardware": row["hardware"], "chip_hours": row["chip_hours"], "pue": 1.1,
                         "carbon_intensity_kg_per_kwh": 0.385}, ref, Scope(idle="exclude", embodied=False)).values
     assert est["power_w_used"] == 400 and est["power_w_origin"] == "epoch"
     assert est["total_tco2e"] == pytest.approx(row["tco2e"], rel=0.01)
     assert est["low_tco2e"] < row["tco2e"] < est["high_tco2e"]  # the TDP default carries a power range
+
+
+def _bloom_abstract(component: str | None) -> float:
+    """The BLOOM carbon paper's abstract figure (tCO2e) as curated: dynamic power only, or the whole life cycle."""
+    figures = [f for run in _curated_runs("luccioni2022_bloom") for f in run["figures"]
+               if f["metric"] == "emissions" and f["locator"].startswith("Abstract")
+               and f.get("component") == component]
+    assert len(figures) == 1, figures
+    return units.normalize("emissions", figures[0]["value"], figures[0]["unit"]).value
 
 
 def test_bloom_dynamic_emissions(ref):
@@ -69,8 +81,7 @@ def test_bloom_dynamic_emissions(ref):
                        ref, Scope(pue=False, idle="exclude", embodied=False)).values
     assert est["energy_kwh"] == pytest.approx(ref.parameters["bloom_dynamic_energy_kwh"], rel=1e-4)
     assert est["total_tco2e"] == pytest.approx(24.69, rel=0.001)
-    text = _corpus("arxiv-2211.02001.md").read_text(encoding="utf-8")
-    assert "24.7 tonnes" in text
+    assert est["total_tco2e"] == pytest.approx(_bloom_abstract("dynamic"), abs=0.05)  # the printed 24.7
 
 
 def test_bloom_lifecycle_decomposition_within_5_percent(ref):
@@ -84,24 +95,25 @@ def test_bloom_lifecycle_decomposition_within_5_percent(ref):
     assert est["idle_tco2e"] == pytest.approx(14.6, rel=0.05)
     assert est["embodied_tco2e"] == pytest.approx(11.2, rel=0.05)
     assert est["total_tco2e"] == pytest.approx(50.5, rel=0.05)
-    text = _corpus("arxiv-2211.02001.md").read_text(encoding="utf-8")
-    assert "50.5 tonnes" in text
+    assert est["total_tco2e"] == pytest.approx(_bloom_abstract(None), rel=0.05)  # the printed 50.5
 
 
-def _patterson_row(lines: list[str], *words: str) -> list[str]:
-    """Cells of the Table 4 row whose label contains all the words."""
-    rows = [[c.strip() for c in ln.strip().strip("|").split("|")] for ln in lines if ln.startswith("|")]
-    row = next(r for r in rows if all(w in " ".join(r[0].split()) for w in words))
-    return row[1:7]
+def _patterson_table4() -> list[tuple[str, str, str]]:
+    """(energy MWh, gross kg/KWh, gross tCO2e) of each Table 4 column as curated."""
+    cells = []
+    for run in _curated_runs("patterson2021"):
+        table4 = [f for f in run["figures"] if f["locator"].startswith("Table 4, column")]
+        if table4:
+            cells.append((_figure(run, "energy", "row Energy Consumption (MWh)")["value"],
+                          _figure(run, "carbon_intensity", "row Datacenter Gross CO2e/KWh")["value"],
+                          _figure(run, "emissions", "row Gross tCO2e for Model Training")["value"]))
+    return cells
 
 
 def test_patterson_table4_energy_times_intensity(ref):
-    lines = _corpus("arxiv-2104.10350.md").read_text(encoding="utf-8").splitlines()
-    energy = _patterson_row(lines, "Energy Consumption (MWh)")
-    intensity = _patterson_row(lines, "Gross", "when it was run")
-    gross = _patterson_row(lines, "Gross tCO", "for Model Training")
-    assert len(energy) == len(intensity) == len(gross) == 6
-    for mwh, kg, t in zip(energy, intensity, gross, strict=True):
+    table4 = _patterson_table4()
+    assert len(table4) == 6
+    for mwh, kg, t in table4:
         est = estimate_row({"energy_kwh": units.normalize("energy", mwh, "MWh").value,
                             "carbon_intensity_kg_per_kwh": float(kg)}, ref, Scope(idle="exclude")).values
         assert est["operational_tco2e"] == pytest.approx(float(t), abs=0.05 + 0.002 * float(t)), (mwh, kg, t)

@@ -16,6 +16,7 @@ import pytest
 from pipelines.lib import paper_tables as pt
 from pipelines.lib.curated import Source, TableSpec, curated_figure_rows, load_registry
 from pipelines.lib.normalize import FIGURE_COLUMNS, QUARANTINE_COLUMNS, normalize_figures
+from tests.conftest import CORPUS_MISSING
 
 REPO = Path(__file__).resolve().parents[1]
 CORPUS = Path(__file__).resolve().parents[1].parent / "shared" / "corpus"
@@ -295,7 +296,7 @@ CASES: dict[str, Case] = {
 
 def corpus_documents() -> Path:
     if not DOCS.is_dir():
-        pytest.skip(f"shared corpus not found at {DOCS}")
+        pytest.skip(CORPUS_MISSING)
     return DOCS
 
 

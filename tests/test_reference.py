@@ -2,7 +2,6 @@
 
 import importlib.util
 import shutil
-from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -16,8 +15,7 @@ from pipelines.lib.reference import (
     resolve_hardware,
     resolve_location,
 )
-
-CORPUS = Path(__file__).resolve().parents[1].parent / "shared" / "corpus"
+from tests.conftest import CORPUS, CORPUS_MISSING
 
 
 @pytest.fixture(scope="module")
@@ -169,7 +167,7 @@ def test_accelerator_tdp_matches_pinned_epoch_rows(ref):
 def test_pinned_epoch_hardware_is_the_corpus_snapshot_columns():
     source = CORPUS / "epoch" / "ml_hardware.csv"
     if not source.exists():
-        pytest.skip("shared corpus not available")
+        pytest.skip(CORPUS_MISSING)
     pinned = pd.read_csv(REFERENCE_DIR / "epoch_ml_hardware.csv")
     full = pd.read_csv(source)[list(pinned.columns)]
     pd.testing.assert_frame_equal(pinned, full)
@@ -206,7 +204,7 @@ def test_datacenter_rows_are_read_in_the_cited_documents(ref):
     patterson = CORPUS / "documents" / "arxiv-2104.10350.md"
     bloom_card = CORPUS / "model_cards" / "0011.md"
     if not patterson.exists() or not bloom_card.exists():
-        pytest.skip("shared corpus not available")
+        pytest.skip(CORPUS_MISSING)
     text = patterson.read_text(encoding="utf-8").replace("<br>", " ")
     for name in ("Google Georgia", "Google North Carolina", "Google Taiwan", "Google Iowa Council Bluffs"):
         assert name in text, name
