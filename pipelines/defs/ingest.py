@@ -62,12 +62,19 @@ def source_registry(paths: PathsResource, duckdb: DuckDBResource) -> dg.Material
     ],
 )
 def document_snapshots(paths: PathsResource, network: NetworkResource, duckdb: DuckDBResource):
-    report = fetch_documents(SnapshotStore(paths.paths.snapshots), _registry(paths), offline=network.offline,
-                             deadline_s=network.seconds_left())
+    """A fetched document replaces its source's snapshot only if it still prints the curated values read in it."""
+    registry = _registry(paths)
+    printed: dict[str, set[str]] = {}
+    for row in curated.curated_figure_rows(paths.paths.data_dir / "curated", registry):
+        printed.setdefault(row["source_id"], set()).add(row["value_as_printed"])
+    report = fetch_documents(SnapshotStore(paths.paths.snapshots), registry, offline=network.offline,
+                             deadline_s=network.seconds_left(), printed_values=printed)
     snapshots = [{"source_id": s.source_id, "url": s.url, "snapshot_sha256": s.sha256,
                   "content_type": s.content_type, "fetched_at": s.fetched_at} for s in report.snapshots]
     errors = [quarantine_row("ingest", source_id, url, None, f"document not fetched: {stable_reason(reason)}")
               for source_id, url, reason in report.errors]
+    errors += [quarantine_row("ingest", source_id, url, None, f"document rejected, previous snapshot kept: {why}")
+               for source_id, url, why in report.rejected]
     with duckdb.get_connection() as con:
         n = warehouse.replace_table(con, "document_snapshots", snapshots, DOCUMENT_COLUMNS)
         warehouse.replace_table(con, "document_fetch_errors", errors, QUARANTINE_COLUMNS)
