@@ -21,6 +21,7 @@ DOCUMENT_FRESHNESS = dg.FreshnessPolicy.time_window(fail_window=dt.timedelta(day
 SOURCE_REGISTRY_COLUMNS = {
     "source_id": "VARCHAR", "title": "VARCHAR", "organization": "VARCHAR", "published_date": "VARCHAR",
     "kind": "VARCHAR", "url": "VARCHAR", "fetch_url": "VARCHAR", "license": "VARCHAR", "verified_in": "VARCHAR",
+    "verification": "VARCHAR", "verification_note": "VARCHAR",
 }
 DOCUMENT_COLUMNS = {"source_id": "VARCHAR", "url": "VARCHAR", "snapshot_sha256": "VARCHAR",
                     "content_type": "VARCHAR", "fetched_at": "VARCHAR"}
