@@ -3,6 +3,11 @@ nothing; two refreshes sharing an exports folder cannot damage each other; a ful
 
 from __future__ import annotations
 
+import datetime as dt
+import hashlib
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -107,3 +112,89 @@ def test_refresh_with_a_negative_curated_value_fails_and_publishes_nothing(isola
     assert figure["locator"] in result.output and "negative value" in result.output
     exports = isolated_env["exports"]
     assert not exports.exists() or [p.name for p in exports.iterdir()] == []
+
+
+# ------------------------------------------------------------------------ two writers into one exports folder
+
+RELEASE_WRITER = """
+import datetime as dt, sys, time
+from pathlib import Path
+import pyarrow as pa
+from pipelines.lib import release
+from schemas import PUBLISHED_TABLES
+
+exports, value, signals = Path(sys.argv[1]), sys.argv[2], Path(sys.argv[3])
+
+def hold(folder, version, tables):  # the release is half written: say so, and wait for the test's go
+    (signals / f"writing-{value}").write_text(str(folder))
+    deadline = time.monotonic() + 60
+    while not (signals / f"go-{value}").exists() and time.monotonic() < deadline:
+        time.sleep(0.02)
+
+table = pa.Table.from_pylist([{"quarantine_id": "q_1", "pipeline_stage": "normalize", "source_id": "s",
+                               "locator": "x", "item": value, "reason": "test"}])
+result = release.write_release(exports, {"quarantine": PUBLISHED_TABLES["quarantine"]}, {"quarantine": table},
+                               release_date=dt.date(2026, 1, 2), datapackage_extra={},
+                               data_card=lambda *a: "card\\n", extra_files=hold)
+print(result.version, result.is_new)
+"""
+
+
+def _wait_for(path: Path, timeout_s: float = 60) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not path.exists():
+        assert time.monotonic() < deadline, f"{path} never appeared"
+        time.sleep(0.02)
+
+
+def _assert_release_whole(folder: Path) -> None:
+    sums = dict(line.split("  ")[::-1] for line in (folder / "SHA256SUMS").read_text().splitlines())
+    assert sums and {p.name for p in folder.iterdir()} == {*sums, "SHA256SUMS"}
+    for name, digest in sums.items():
+        assert hashlib.sha256((folder / name).read_bytes()).hexdigest() == digest, name
+
+
+def test_two_release_writers_into_one_exports_folder_take_turns(tmp_path):
+    exports, signals = tmp_path / "exports", tmp_path / "signals"
+    signals.mkdir()
+
+    def writer(value: str) -> subprocess.Popen:
+        return subprocess.Popen([sys.executable, "-c", RELEASE_WRITER, str(exports), value, str(signals)],
+                                cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+    first = writer("1")
+    _wait_for(signals / "writing-1")
+    staging = Path((signals / "writing-1").read_text())
+    second = writer("2")
+    time.sleep(3)  # the second process has started and reached the exports folder (about 1 s on an idle machine)
+    assert second.poll() is None and not (signals / "writing-2").exists()  # it waits for the first
+    assert staging.is_dir()  # and has not removed the first's half-written release
+    (signals / "go-1").touch()
+    (signals / "go-2").touch()
+    outputs = [p.communicate(timeout=120) for p in (first, second)]
+    assert [p.returncode for p in (first, second)] == [0, 0], outputs
+    assert [out.split() for out, _ in outputs] == [["2026.01.02", "True"], ["2026.01.02.2", "True"]]
+    assert sorted(p.name for p in exports.iterdir()) == ["2026.01.02", "2026.01.02.2", "LATEST"]
+    for version in ("2026.01.02", "2026.01.02.2"):
+        _assert_release_whole(exports / version)
+    assert (exports / "LATEST").read_text().strip() == "2026.01.02.2"
+
+
+def test_a_release_writer_waits_a_bounded_time_then_says_why(tmp_path, monkeypatch):
+    from pipelines.lib import release
+
+    exports = tmp_path / "exports"
+    exports.mkdir()
+    monkeypatch.setattr(release, "RELEASE_LOCK_WAIT_S", 0.5)
+    holder = subprocess.Popen([sys.executable, "-c", "import fcntl, os, sys, time; fd = os.open(sys.argv[1], "
+                               "os.O_RDONLY); fcntl.flock(fd, fcntl.LOCK_EX); print('held', flush=True); "
+                               "time.sleep(60)", str(exports)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        with pytest.raises(release.ReleaseError, match="another refresh is writing a release into"):
+            release.write_release(exports, {}, {}, release_date=dt.date(2026, 1, 2), datapackage_extra={},
+                                  data_card=lambda *a: "card\n")
+    finally:
+        holder.kill()
+        holder.wait()
+    assert list(exports.iterdir()) == []

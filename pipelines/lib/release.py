@@ -23,10 +23,12 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
+from pipelines.lib.locking import FolderBusy, folder_lock
 from schemas import PublishedTable
 
 LATEST = "LATEST"
 STAGING_PREFIX = ".release-"  # a release being written; renamed to its version when complete
+RELEASE_LOCK_WAIT_S = 600.0  # how long a release waits for another writer into the same exports folder
 DATA_LICENSE = {"name": "CC-BY-4.0", "title": "Creative Commons Attribution 4.0 International",
                 "path": "https://creativecommons.org/licenses/by/4.0/"}
 
@@ -212,7 +214,7 @@ def changelog_markdown(version: str, previous: str | None, diffs: Mapping[str, d
 
 
 def _remove_stale_staging(exports_dir: Path) -> None:
-    """Half-written releases of a refresh that was killed (the refresh lock says no other one is running)."""
+    """Half-written releases of a refresh that was killed (the exports lock says no other writer is running)."""
     for stale in exports_dir.glob(f"{STAGING_PREFIX}*"):
         shutil.rmtree(stale, ignore_errors=True)
     for stale in exports_dir.glob(f".{LATEST}.tmp"):
@@ -244,7 +246,22 @@ def write_release(
     extra_files=None,  # (folder, version, tables) -> None: plots, explorer; written before hashing
     version: str | None = None,
 ) -> ReleaseResult:
+    """Write the release into `exports_dir` holding its lock: a refresh with another state folder writing into the
+    same folder waits (up to RELEASE_LOCK_WAIT_S) and then compares with what that one published."""
     exports_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        with folder_lock(exports_dir, wait_s=RELEASE_LOCK_WAIT_S):
+            return _write_release(exports_dir, published, tables, release_date=release_date,
+                                  datapackage_extra=datapackage_extra, data_card=data_card,
+                                  extra_files=extra_files, version=version)
+    except FolderBusy as exc:
+        raise ReleaseError(f"another refresh is writing a release into {exports_dir} ({exc}); "
+                           "try again when it ends") from exc
+
+
+def _write_release(exports_dir: Path, published: Mapping[str, PublishedTable], tables: Mapping[str, pa.Table], *,
+                   release_date: dt.date, datapackage_extra: Mapping, data_card, extra_files,
+                   version: str | None) -> ReleaseResult:
     if version is not None and (exports_dir / version).exists():
         raise ReleaseError(f"release {version} exists already in {exports_dir}; published versions are "
                            "never rewritten")
