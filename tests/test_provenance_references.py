@@ -68,6 +68,14 @@ def test_the_pattern_catches_what_it_is_for():
         assert not _internal_references(good), good
 
 
+def test_the_explorer_data_block_is_read_when_packed(tmp_path):
+    """A large release packs the explorer's data (gzip + base64): the check reads inside it."""
+    packed = base64.b64encode(gzip.compress(b'{"verified_in": "shared corpus model_cards/0011.md"}')).decode()
+    (tmp_path / "explorer.html").write_text(f"<script>{json.dumps({'gzip_base64': packed})}</script>")
+    hits = {where: _internal_references(text) for where, text in _release_texts(tmp_path)}
+    assert hits["explorer.html (packed data)"] and not hits["explorer.html"]
+
+
 @pytest.mark.parametrize("where", ["data", "docs", "README.md", "METHODOLOGY.md"])
 def test_no_internal_reference_in_data_and_documentation(where):
     root = REPO / where
