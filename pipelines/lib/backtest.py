@@ -284,20 +284,9 @@ def _calibration_inputs(est: Estimate) -> tuple[float, float]:
     return (est.elasticities["power"] if calibrated else 0.0), other
 
 
-def backtest(disclosures: pd.DataFrame, reference: Reference | None = None,
-             variants: Iterable[str] = ("defaults", "disclosed"),
-             conventions: Mapping[str, str] | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Estimate every run that disclosed emissions from its own inputs and compare.
-
-    Variant "defaults" uses hardware, chip-hours, location, year (and organization for the PUE default);
-    variant "disclosed" adds any disclosed power, PUE and carbon intensity. Each estimate covers the same
-    scope as the disclosure (PUE, idle, embodied flags). A run's interval uses the default power's spread
-    calibrated on the other sources' runs of the defaults variant (leave one source out), so no source's own
-    figures set its interval. Returns (per-run errors, summary per variant and subset).
-    """
-    ref = reference or load_reference()
-    conventions = load_power_conventions() if conventions is None else conventions
-    runs = disclosures if "disclosed_tco2e" in disclosures.columns else runs_from_disclosures(disclosures, ref)
+def _estimate_runs(runs: pd.DataFrame, ref: Reference, variants: Iterable[str],
+                   conventions: Mapping[str, str]) -> pd.DataFrame:
+    """Each run estimated from its own inputs per variant, with what the calibration needs."""
     rows = []
     for run in runs.to_dict(orient="records"):
         for variant in variants:
@@ -320,7 +309,24 @@ def backtest(disclosures: pd.DataFrame, reference: Reference | None = None,
                                                   run.get("disclosed_high_tco2e", disclosed)) if ok else None,
                 "width_drivers": est.values.get("width_drivers"),
             })
-    frame = pd.DataFrame(rows)
+    return pd.DataFrame(rows)
+
+
+def backtest(disclosures: pd.DataFrame, reference: Reference | None = None,
+             variants: Iterable[str] = ("defaults", "disclosed"),
+             conventions: Mapping[str, str] | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Estimate every run that disclosed emissions from its own inputs and compare.
+
+    Variant "defaults" uses hardware, chip-hours, location, year (and organization for the PUE default);
+    variant "disclosed" adds any disclosed power, PUE and carbon intensity. Each estimate covers the same
+    scope as the disclosure (PUE, idle, embodied flags). A run's interval uses the default power's spread
+    calibrated on the other sources' runs of the defaults variant (leave one source out), so no source's own
+    figures set its interval. Returns (per-run errors, summary per variant and subset).
+    """
+    ref = reference or load_reference()
+    conventions = load_power_conventions() if conventions is None else conventions
+    runs = disclosures if "disclosed_tco2e" in disclosures.columns else runs_from_disclosures(disclosures, ref)
+    frame = _estimate_runs(runs, ref, variants, conventions)
     if frame.empty:
         return frame, summarize_backtest(frame)
     scored_defaults = frame[(frame.variant == "defaults") & frame.error_factor.notna()]
@@ -346,18 +352,8 @@ def calibrated_power_spread(disclosures: pd.DataFrame, reference: Reference | No
     """The spread of the TDP default calibrated on every scored run of the defaults variant (the value
     data/reference/estimate_spreads.yaml holds for estimates outside the backtest)."""
     ref = reference or load_reference()
-    runs = runs_from_disclosures(disclosures, ref)
-    rows = []
-    for run in runs.to_dict(orient="records"):
-        inputs = {k: run.get(k) for k in ("hardware", "chip_hours", "location", "year", "organization")}
-        est = estimate_row(inputs, ref, _scope_for(run))
-        estimate, disclosed = est.values.get("total_tco2e"), run["disclosed_tco2e"]
-        if estimate and disclosed > 0:
-            elasticity, other = _calibration_inputs(est)
-            rows.append({"power_elasticity": elasticity, "other_variance": other,
-                         "required_sigma": _required_sigma(estimate, run["disclosed_low_tco2e"],
-                                                           run["disclosed_high_tco2e"])})
-    return calibrate_power_spread(pd.DataFrame(rows))
+    frame = _estimate_runs(runs_from_disclosures(disclosures, ref), ref, ("defaults",), {})
+    return calibrate_power_spread(frame.dropna(subset=["error_factor"]) if not frame.empty else frame)
 
 
 def summarize_backtest(per_run: pd.DataFrame) -> pd.DataFrame:
