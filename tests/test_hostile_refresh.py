@@ -10,12 +10,15 @@ import sys
 import time
 from pathlib import Path
 
+import duckdb
 import pytest
 import yaml
 
+from pipelines.lib import warehouse
 from pipelines.lib.curated import CuratedDataError, curated_figure_rows, load_curated_file, load_registry
 from pipelines.lib.normalize import InvalidCuratedFigure, normalize_figures
-from tests.conftest import refresh
+from tests.conftest import pipeline_env, refresh
+from tests.filesystems import small_tmpfs
 
 REPO = Path(__file__).resolve().parents[1]
 LLAMA = {"source_id": "touvron2023_llama", "runs": [{
@@ -198,3 +201,52 @@ def test_a_release_writer_waits_a_bounded_time_then_says_why(tmp_path, monkeypat
         holder.kill()
         holder.wait()
     assert list(exports.iterdir()) == []
+
+
+# ---------------------------------------------------------------------------------------- a full warehouse disk
+
+class CommitFailsOnAFullDisk:
+    """A connection whose COMMIT fails as DuckDB's does when the write-ahead log cannot be written: the
+    transaction is rolled back by DuckDB itself, so a later ROLLBACK finds no transaction."""
+
+    def __init__(self):
+        self.con = duckdb.connect()
+
+    def execute(self, sql: str, *args):
+        if sql == "COMMIT":
+            self.con.execute("ROLLBACK")
+            raise duckdb.TransactionException('TransactionContext Error: Failed to commit: Could not write file '
+                                              '"/x/warehouse.duckdb.wal": No space left on device')
+        return self.con.execute(sql, *args)
+
+
+def test_a_commit_failing_on_a_full_disk_is_reported_as_such():
+    con = CommitFailsOnAFullDisk()
+    with pytest.raises(warehouse.WarehouseFull, match="the disk is full .*No space left on device"):
+        with warehouse.transaction(con, "table t"):
+            con.execute("CREATE TABLE t AS SELECT 1 AS a")
+    assert con.con.execute("SELECT count(*) FROM duckdb_tables()").fetchone() == (0,)
+
+
+def test_a_warehouse_on_a_full_disk_names_the_cause_and_keeps_its_tables(tmp_path):
+    with small_tmpfs(tmp_path / "disk", "1m") as disk:
+        path = disk / "warehouse.duckdb"
+        warehouse.ensure_created(path)
+        con = duckdb.connect(str(path))
+        warehouse.replace_table(con, "kept", [{"a": "x"}], {"a": "VARCHAR"})
+        rows = [{"a": f"{i:060d}"} for i in range(50_000)]  # about 3 MB: more than the disk holds
+        with pytest.raises(warehouse.WarehouseFull, match="table big into the warehouse: the disk is full"):
+            warehouse.replace_table(con, "big", rows, {"a": "VARCHAR"})
+        with pytest.raises(warehouse.WarehouseFull, match="No space left on device"):
+            warehouse.replace_table(con, "kept", rows, {"a": "VARCHAR"})
+        assert con.execute("SELECT * FROM kept").fetchall() == [("x",)]
+        con.close()
+
+
+def test_refresh_with_the_warehouse_disk_full_names_the_cause(tmp_path, monkeypatch):
+    with small_tmpfs(tmp_path / "disk", "1m") as disk, pipeline_env(tmp_path, AI_EMISSIONS_HOME=disk) as env:
+        result = refresh(expect_ok=False)
+        assert result.exit_code == 1
+        assert "the disk is full" in result.output and "No space left on device" in result.output, result.output
+        assert "cannot rollback" not in result.output
+        assert not env["exports"].exists() or [p.name for p in env["exports"].iterdir()] == []

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import time
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 
 import duckdb
@@ -31,6 +32,10 @@ class WarehouseMissing(FileNotFoundError):
 
 class WarehouseUnreadable(RuntimeError):
     """The warehouse file exists but DuckDB cannot open it."""
+
+
+class WarehouseFull(RuntimeError):
+    """The disk holding the warehouse is full: a table could not be written (the previous one stands)."""
 
 
 # DuckDB creates a database file in place, then writes a main header and two database headers (4 KiB each)
@@ -101,14 +106,30 @@ def replace_frame(con: duckdb.DuckDBPyConnection, name: str, frame) -> int:
 def _replace(con: duckdb.DuckDBPyConnection, name: str, incoming: pa.Table) -> int:
     """Swap the table's content in one transaction: a reader sees the old table or the new one.
     (`incoming` is read by name in the SQL: DuckDB's replacement scan of this frame's variables.)"""
+    with transaction(con, f"table {name}"):
+        con.execute(f'CREATE OR REPLACE TABLE "{name}" AS SELECT * FROM incoming')
+    return incoming.num_rows
+
+
+@contextlib.contextmanager
+def transaction(con: duckdb.DuckDBPyConnection, what: str) -> Iterator[None]:
+    """BEGIN ... COMMIT, or ROLLBACK on failure keeping the real cause: a failed COMMIT has rolled back already,
+    and DuckDB's "cannot rollback - no transaction is active" would hide why. A full disk is named as such."""
     con.execute("BEGIN TRANSACTION")
     try:
-        con.execute(f'CREATE OR REPLACE TABLE "{name}" AS SELECT * FROM incoming')
+        yield
         con.execute("COMMIT")
-    except Exception:
-        con.execute("ROLLBACK")
+    except Exception as exc:
+        with contextlib.suppress(duckdb.Error):
+            con.execute("ROLLBACK")
+        if _is_disk_full(exc):
+            raise WarehouseFull(f"cannot write {what} into the warehouse: the disk is full "
+                                f"({str(exc).strip()}); the warehouse keeps its previous tables") from exc
         raise
-    return incoming.num_rows
+
+
+def _is_disk_full(exc: BaseException) -> bool:
+    return isinstance(exc, OSError) and exc.errno == errno.ENOSPC or "no space left on device" in str(exc).lower()
 
 
 # A session for SQL typed by a user: it reads the warehouse and nothing else. DuckDB itself enforces it:
