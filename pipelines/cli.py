@@ -125,11 +125,15 @@ def _summary(result) -> list[str]:
             lines.append(f"{state} {meta.get('version')} at {meta.get('path')}")
             if meta.get("changes"):
                 lines.append(f"changed rows (+added -removed ~changed): {meta['changes']}")
-        elif key in ("hub_fetch_errors", "document_fetch_errors", "quarantine") and meta.get("row_count"):
+        elif key in ("hub_fetch_errors", "document_fetch_errors", "hub_dump_errors", "quarantine") \
+                and meta.get("row_count"):
             what = {"quarantine": "items quarantined (see the quarantine table)",
                     "hub_fetch_errors": "Hub cards not fetched, retried next refresh",
+                    "hub_dump_errors": "card dump shards or rows not read (see the hub_dump_errors table)",
                     "document_fetch_errors": "documents not fetched, retried next refresh"}[key]
             lines.append(f"{meta['row_count']} {what}")
+        elif key == "hub_dump_cards":  # what the dump path read, or that it read nothing and why
+            lines.append(str(meta.get("summary", "")))
         elif "unreachable" in meta and meta["unreachable"]:
             lines.append(f"{key}: could not reach {meta['unreachable']}")
     return lines

@@ -12,6 +12,7 @@ from schemas.backtest import Backtest, BacktestExclusions, BacktestSummary
 from schemas.conflicts import Conflicts
 from schemas.disclosure_scorecard import DisclosureScorecard
 from schemas.disclosures import Disclosures
+from schemas.models import Models
 from schemas.quarantine import Quarantine
 from schemas.reference import (
     Accelerators,
@@ -45,6 +46,7 @@ class PublishedTable:
 PUBLISHED_TABLES: dict[str, PublishedTable] = {
     t.name: t
     for t in [
+        PublishedTable("models", Models, ("model_id",)),
         PublishedTable("training_runs", TrainingRuns, ("run_id",)),
         PublishedTable("disclosures", Disclosures, ("disclosure_id",)),
         PublishedTable("sources", Sources, ("source_id",)),

@@ -7,6 +7,9 @@ import pandera.pandas as pa
 STAGES = ["pretraining", "fine-tuning", "development", "inference", "total"]
 BASES = ["location-based", "market-based", "operational", "lifecycle", "unspecified"]
 ORIGINS = ["disclosed", "estimated"]
+DISCLOSURE_TYPES = ["first-party", "third-party", "estimate"]
+BOUNDARIES = ["final run only", "includes development and experiments", "includes idle and infrastructure",
+              "includes embodied hardware", "includes use"]
 # curated documents have a slug; a Hub model card is `hub:<repo_id>`
 SOURCE_ID_PATTERN = r"^([a-z0-9][a-z0-9_]*|hub:[A-Za-z0-9][A-Za-z0-9_.\-]*/[A-Za-z0-9_.\-]+)$"
 

@@ -268,7 +268,8 @@ def test_refresh_offline_reads_a_local_dump_into_the_published_disclosures(tmp_p
              **decoy_cards(copies=1)}
     write_shard(tmp_path / "dump" / "train.parquet", cards)
     monkeypatch.setenv("AI_EMISSIONS_HUB_DUMP", str(tmp_path / "dump"))
-    refresh("--offline")
+    result = refresh("--offline")
+    assert "hub dump (folder" in result.output and "errors=0" in result.output
     rows = fetch(isolated_env, "SELECT model_id, value_as_printed, unit_as_printed, source_url, snapshot_sha256 "
                                "FROM disclosures WHERE source_id LIKE 'hub:%'")
     assert [r[:4] for r in rows] == [("acme/prose-model", "42.5", "kg CO2eq",

@@ -9,14 +9,13 @@ from pipelines.lib import epoch, warehouse
 from pipelines.lib.backtest import backtest as run_backtest
 from pipelines.lib.backtest import backtest_exclusions, backtest_failures, load_blocking_thresholds
 from pipelines.lib.gap_filling import (
-    EPOCH_RUN_COLUMNS,
     EPOCH_SOURCE_ID,
     ESTIMATE_COLUMNS,
-    epoch_only_runs,
-    estimate_headline_runs,
+    ESTIMATE_RUN_COLUMNS,
+    estimate_all,
     load_epoch_models,
-    name_key,
 )
+from pipelines.lib.model_registry import load_model_registry
 from pipelines.lib.normalize import QUARANTINE_COLUMNS, quarantine_row
 from pipelines.lib.reference import load_reference
 from pipelines.lib.snapshots import SnapshotStore
@@ -26,16 +25,20 @@ from pipelines.lib.snapshots import SnapshotStore
     group_name="estimate",
     compute_kind="python",
     specs=[
-        dg.AssetSpec("epoch_runs", deps=[*REFERENCE_TABLES, "int_runs_headline", "document_snapshots"],
-                     description="Runs of Epoch AI notable models that no source discloses (inputs from Epoch)"),
+        dg.AssetSpec("estimate_runs", deps=[*REFERENCE_TABLES, "int_runs_scoped", "document_snapshots",
+                                            "model_registry"],
+                     description="Runs this project estimates: models and stages without a usable disclosed "
+                                 "emissions figure, and Epoch AI notable models no source discloses"),
         dg.AssetSpec("epoch_quarantine", deps=["document_snapshots"],
                      description="A fetched Epoch table that could not be read (the pinned snapshot stands)"),
-        dg.AssetSpec("run_estimates", deps=[*REFERENCE_TABLES, "int_runs_headline"],
-                     description="Operational and lifecycle estimates with bounds and input origins, per run"),
+        dg.AssetSpec("run_estimates", deps=[*REFERENCE_TABLES, "int_runs_scoped", "model_registry"],
+                     description="Operational and lifecycle estimates with bounds and input origins, and the "
+                                 "arithmetic check of each disclosed figure, per run"),
     ],
 )
 def run_estimates(paths: PathsResource, duckdb: DuckDBResource):
     reference = load_reference(paths.paths.data_dir / "reference")
+    registry = load_model_registry(paths.paths.data_dir)
     with duckdb.get_connection() as con:
         fetched = con.execute("select snapshot_sha256 from document_snapshots where source_id = ?",
                               [EPOCH_SOURCE_ID]).fetchone()
@@ -44,17 +47,16 @@ def run_estimates(paths: PathsResource, duckdb: DuckDBResource):
         models, problem = load_epoch_models(data, pinned, reference)
         issues = [quarantine_row("extract", EPOCH_SOURCE_ID, "whole table", None, problem)] if problem else []
         warehouse.replace_table(con, "epoch_quarantine", issues, QUARANTINE_COLUMNS)
-        runs = con.execute("select * from int_runs_headline order by run_id").df()
-        estimates = estimate_headline_runs(runs, models, reference)
-        known = {name_key(n) for n in runs.model_name} | {name_key(m.split("/")[-1]) for m in runs.model_id}
-        extra_runs, extra_estimates = epoch_only_runs(models, known, reference)
-        n_runs = warehouse.replace_table(con, "epoch_runs", extra_runs, EPOCH_RUN_COLUMNS)
-        n_est = warehouse.replace_table(con, "run_estimates", estimates + extra_estimates, ESTIMATE_COLUMNS)
-    yield dg.MaterializeResult(asset_key="epoch_runs", metadata={
-        "row_count": n_runs, "epoch_table": f"fetched snapshot {fetched[0]}" if fetched and not problem else "pinned"})
+        runs = con.execute("select * from int_runs_scoped order by run_id").df()
+        estimates, estimate_runs = estimate_all(runs, models, registry, reference)
+        n_runs = warehouse.replace_table(con, "estimate_runs", estimate_runs, ESTIMATE_RUN_COLUMNS)
+        n_est = warehouse.replace_table(con, "run_estimates", estimates, ESTIMATE_COLUMNS)
+    yield dg.MaterializeResult(asset_key="estimate_runs", metadata={
+        "row_count": n_runs, "from_epoch": sum(r["source_id"] == EPOCH_SOURCE_ID for r in estimate_runs),
+        "epoch_table": f"fetched snapshot {fetched[0]}" if fetched and not problem else "pinned"})
     yield dg.MaterializeResult(asset_key="epoch_quarantine", metadata={"row_count": len(issues)})
     yield dg.MaterializeResult(asset_key="run_estimates", metadata={
-        "row_count": n_est, "estimated": sum(e["estimated_tco2e"] is not None for e in estimates + extra_estimates)})
+        "row_count": n_est, "estimated": sum(e["estimated_tco2e"] is not None for e in estimates)})
 
 
 @dg.multi_asset(

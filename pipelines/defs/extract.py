@@ -9,6 +9,7 @@ from dagster_duckdb import DuckDBResource
 
 from pipelines.defs.resources import PathsResource
 from pipelines.lib import curated, warehouse
+from pipelines.lib.model_registry import load_model_registry
 from pipelines.lib.card_figures import PARSER_VERSION, build_card_tables
 from pipelines.lib.normalize import FIGURE_COLUMNS, QUARANTINE_COLUMNS, quarantine_row
 from pipelines.lib.paper_tables import cross_check, extract_source
@@ -37,15 +38,28 @@ def _rows(con, sql: str) -> list[dict]:
     return [dict(zip(names, r, strict=True)) for r in cursor.fetchall()]
 
 
-@dg.asset(group_name="extract", compute_kind="yaml", deps=["source_registry"])
-def curated_figures(paths: PathsResource, duckdb: DuckDBResource) -> dg.MaterializeResult:
-    """Figures read by a person in each source document (data/curated/*.yaml), exactly as printed."""
+@dg.multi_asset(
+    group_name="extract",
+    compute_kind="yaml",
+    specs=[
+        dg.AssetSpec("curated_figures", deps=["source_registry", "model_registry"],
+                     description="Figures read by a person in each source document (data/curated/*.yaml), as printed"),
+        dg.AssetSpec("curated_runs", deps=["source_registry", "model_registry"],
+                     description="Each curated run: what its figures cover and the curator's headline notes"),
+    ],
+)
+def curated_figures(paths: PathsResource, duckdb: DuckDBResource):
     data = paths.paths.data_dir
     registry = curated.load_registry(data / "sources" / "registry.yaml")
+    models = set(load_model_registry(data).models)
+    runs = curated.curated_run_rows(data / "curated", registry, known_models=models)
     rows = curated.curated_figure_rows(data / "curated", registry)
     with duckdb.get_connection() as con:
         n = warehouse.replace_table(con, "curated_figures", rows, FIGURE_COLUMNS)
-    return dg.MaterializeResult(metadata={"row_count": n, "sources": len({r["source_id"] for r in rows})})
+        n_runs = warehouse.replace_table(con, "curated_runs", runs, curated.RUN_COLUMNS)
+    yield dg.MaterializeResult(asset_key="curated_figures",
+                               metadata={"row_count": n, "sources": len({r["source_id"] for r in rows})})
+    yield dg.MaterializeResult(asset_key="curated_runs", metadata={"row_count": n_runs})
 
 
 @dg.multi_asset(

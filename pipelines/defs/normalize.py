@@ -6,6 +6,7 @@ from dagster_duckdb import DuckDBResource
 from pipelines.defs.reference import REFERENCE_TABLES
 from pipelines.defs.resources import PathsResource
 from pipelines.lib import reference, warehouse
+from pipelines.lib.model_registry import load_model_registry
 from pipelines.lib.normalize import (
     FIGURE_COLUMNS,
     NORMALIZED_COLUMNS,
@@ -22,7 +23,7 @@ FIGURE_TABLES = ["curated_figures", "card_figures"]
     group_name="normalize",
     compute_kind="python",
     specs=[
-        dg.AssetSpec("normalized_figures", deps=[*FIGURE_TABLES, *REFERENCE_TABLES],
+        dg.AssetSpec("normalized_figures", deps=[*FIGURE_TABLES, *REFERENCE_TABLES, "model_registry"],
                      description="Every figure with its canonical value and unit, hardware and location ids"),
         dg.AssetSpec("normalize_quarantine", deps=[*FIGURE_TABLES, *REFERENCE_TABLES],
                      description="Figures whose value or unit could not be normalized"),
@@ -38,6 +39,10 @@ def normalized_figures(paths: PathsResource, duckdb: DuckDBResource):
         cursor = con.execute(f"select * from ({union}) order by disclosure_id")
         names = [d[0] for d in cursor.description]
         rows = [dict(zip(names, r, strict=True)) for r in cursor.fetchall()]
+        # one model, one id: a Hub card under an older or aliased repo name meets the curated figures
+        registry = load_model_registry(paths.paths.data_dir)
+        for row in rows:
+            row["model_id"] = registry.resolve(row["model_id"]) or row["model_id"]
         good, bad = normalize_figures(rows, lambda text: reference.resolve_hardware(text, ref),
                                       lambda text: reference.resolve_location(text, ref))
         unresolved = unresolved_names(good)

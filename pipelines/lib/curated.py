@@ -24,6 +24,11 @@ SOURCE_KINDS = ("paper", "model_card", "technical_report", "web_page", "dataset"
 
 Stage = Literal["pretraining", "fine-tuning", "development", "inference", "total"]
 Basis = Literal["location-based", "market-based", "operational", "lifecycle", "unspecified"]
+# what a run's figures cover, from the narrowest to the widest
+BOUNDARIES = ("final run only", "includes development and experiments", "includes idle and infrastructure",
+              "includes embodied hardware", "includes use")
+Boundary = Literal["final run only", "includes development and experiments", "includes idle and infrastructure",
+                   "includes embodied hardware", "includes use"]
 Metric = Literal["emissions", "energy", "chip_hours", "power", "tdp", "pue", "carbon_intensity", "chip_count",
                  "duration", "water"]
 Slug = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_]*$", max_length=80)]
@@ -127,6 +132,13 @@ class Run(_Strict):
     is_pue_included: bool | None = None
     is_idle_included: bool | None = None
     is_embodied_included: bool | None = None
+    # what the run's figures cover, when the flags above do not say it (see BOUNDARIES)
+    boundary: Boundary | None = None
+    # other stages' runs this run's figures already include (LLaMA's development total includes its final
+    # runs): such a run is not a headline while those runs have one (no training counted twice)
+    contains_stages: list[Stage] = []
+    # the curator's reason why this run must not be a model's headline (e.g. a mislabelled row)
+    not_headline: Text | None = None
     figures: list[Figure] = Field(min_length=1)
 
 
@@ -251,6 +263,50 @@ def curated_figure_rows(curated_dir: Path, registry: list[Source]) -> list[dict]
             f"{' and '.join(sorted({p['curated_file'] for p in places}))}: {places[0]['model_id']} "
             f"{places[0]['stage']} {places[0]['metric']} at {places[0]['locator']!r} ({places[0]['disclosure_id']})"
             for places in twice))
+    return rows
+
+
+def run_boundary(run: Run) -> str | None:
+    """What a run's figures cover when the curator did not say it: read from its stage, basis and scope
+    flags. Inference runs are per use and have no training boundary."""
+    if run.stage == "inference":
+        return None
+    if run.stage == "development":
+        return "includes development and experiments"
+    if run.is_embodied_included or run.basis == "lifecycle":
+        return "includes embodied hardware"
+    if run.is_idle_included:
+        return "includes idle and infrastructure"
+    return "final run only"
+
+
+RUN_COLUMNS = {
+    "source_id": "VARCHAR", "model_id": "VARCHAR", "stage": "VARCHAR", "model_name": "VARCHAR",
+    "boundary": "VARCHAR", "contains_stages": "VARCHAR[]", "not_headline_reason": "VARCHAR", "curated_file": "VARCHAR",
+}
+
+
+def curated_run_rows(curated_dir: Path, registry: list[Source], known_models: set[str] | None = None) -> list[dict]:
+    """One row per curated run: what its figures cover and the curator's headline notes. With `known_models`
+    (the model registry's ids), a run whose model id is not registered is an error naming the file."""
+    known = {s.source_id for s in registry}
+    rows, seen = [], {}
+    for path in sorted(curated_dir.glob("*.yaml")):
+        curated = load_curated_file(path, known)
+        for r, run in enumerate(curated.runs):
+            if known_models is not None and run.model_id not in known_models:
+                raise CuratedDataError(f"{path}: field runs.{r}.model_id: {run.model_id!r} is not in the model "
+                                       "registry (data/reference/models.yaml); add it there or use its registered id")
+            key = (curated.source_id, run.model_id, run.stage, run.model_name)
+            if key in seen:
+                raise CuratedDataError(f"{path}: field runs.{r}.model_name: runs {seen[key]} and {r} of "
+                                       f"{run.model_id} ({run.stage}) share the name {run.model_name!r}; "
+                                       "name each run after what it covers")
+            seen[key] = r
+            rows.append({"source_id": curated.source_id, "model_id": run.model_id, "stage": run.stage,
+                         "model_name": run.model_name, "boundary": run.boundary or run_boundary(run),
+                         "contains_stages": list(run.contains_stages), "not_headline_reason": run.not_headline,
+                         "curated_file": f"data/curated/{path.name}"})
     return rows
 
 

@@ -112,8 +112,9 @@ def data_card(version: str, release_date: dt.date, tables: Mapping[str, pa.Table
         "",
         f"- {disclosures.num_rows} disclosed figures ({restated} of them restatements of another developer's "
         f"model) from {sources.num_rows} source documents, about models of {organizations} organizations.",
-        f"- {runs.num_rows} model-stage runs: {_count(runs, 'emissions_origin', 'disclosed')} with disclosed "
-        f"emissions, {_count(runs, 'emissions_origin', 'estimated')} with estimated emissions.",
+        f"- {tables['models'].num_rows if 'models' in tables else 0} models; {runs.num_rows} runs: "
+        f"{_count(runs, 'emissions_origin', 'disclosed')} with disclosed emissions, "
+        f"{_count(runs, 'emissions_origin', 'estimated')} with estimated emissions.",
         f"- {tables['conflicts'].num_rows if 'conflicts' in tables else 0} disagreements between sources "
         "(`conflicts`); "
         f"{tables['quarantine'].num_rows if 'quarantine' in tables else 0} items that could not be used, each "
@@ -133,10 +134,19 @@ def data_card(version: str, release_date: dt.date, tables: Mapping[str, pa.Table
         "",
         "## Disclosed and estimated",
         "",
-        "`training_runs` holds one headline row per model and stage, chosen by a fixed precedence: the",
-        "developer's own figure before a restatement, current before superseded, a run with emissions before",
-        "one without, the most recent source. `emissions_origin` says whether `emissions_tco2e` was published",
-        "(`disclosed`, with `source_url`) or computed here (`estimated`). A disclosed value is never replaced.",
+        "Start with `models`: one row per model with its headline training figure (`training_tco2e`), who",
+        "published it (`training_disclosure_type`: first-party, third-party or estimate), what it covers",
+        "(`training_boundary`), its source and why it was chosen, next to published lifecycle, development,",
+        "fine-tuning, total, per-query inference and water figures. `training_runs` holds every run behind",
+        "them: one row per model, stage, source and boundary, plus this project's estimate where no usable",
+        "published figure exists. Exactly one run per model and stage is `is_headline`, by fixed rules: the",
+        "developer's own original figure first, then a third-party figure, then an estimate; a figure the",
+        "curators flagged, a superseded one, or one more than 3x away from its own document's arithmetic is",
+        "never the headline (`headline_reason` says why for every run). Summing `emissions_tco2e` over",
+        "headline runs counts no training twice: a family total is a headline only when its members have no",
+        "runs, a total only when its stages have none. `emissions_origin` says whether `emissions_tco2e` was",
+        "published (`disclosed`, with `source_url`) or computed here (`estimated`). A disclosed value is never",
+        "replaced.",
         "`estimated_tco2e` with `estimate_low_tco2e` / `estimate_high_tco2e` is this project's location-based",
         "operational estimate (energy x grid intensity) for every run with enough inputs; `lifecycle_tco2e`",
         "adds idle and infrastructure energy and the embodied share of the hardware. Each input says where it",
@@ -169,10 +179,14 @@ def data_card(version: str, release_date: dt.date, tables: Mapping[str, pa.Table
         "## Example queries",
         "",
         "```sql",
-        "-- duckdb: the largest disclosed training footprints",
-        "select model_name, organization, stage, emissions_tco2e, emissions_basis, source_url",
+        "-- duckdb: how much did a model's training emit, says who, under which boundary",
+        "select model_name, training_tco2e, training_disclosure_type, training_boundary, training_source_url",
+        "from 'models.parquet' where model_id = 'bigscience/bloom';",
+        "",
+        "-- the largest training footprints, each training counted once",
+        "select model_name, organization, stage, emissions_tco2e, emissions_origin, disclosure_type, source_url",
         "from 'training_runs.parquet'",
-        "where emissions_origin = 'disclosed'",
+        "where is_headline and stage = 'pretraining'",
         "order by emissions_tco2e desc limit 10;",
         "",
         "-- every figure behind one model, as printed",

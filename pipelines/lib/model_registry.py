@@ -131,6 +131,11 @@ class ModelRegistry:
     def organization(self, name: str | None) -> Organization | None:
         return self._org_by_key.get(name_key(name)) if name else None
 
+    def organization_alias_rows(self) -> list[dict]:
+        """Every spelling of every developer, keyed as `name_key` compares them (table `organization_aliases`)."""
+        return [{"alias_key": key, "organization": org.name, "country": org.country}
+                for key, org in sorted(self._org_by_key.items())]
+
     def rows(self) -> list[dict]:
         """One row per model for the warehouse table `model_registry`."""
         return [{
@@ -145,6 +150,8 @@ class ModelRegistry:
             "registry_origin": "curated",
         } for m in self.models.values()]
 
+
+ALIAS_COLUMNS = {"alias_key": "VARCHAR", "organization": "VARCHAR", "country": "VARCHAR"}
 
 REGISTRY_COLUMNS = {
     "model_id": "VARCHAR", "model_name": "VARCHAR", "organization": "VARCHAR", "family_id": "VARCHAR",

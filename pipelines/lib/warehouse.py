@@ -19,6 +19,7 @@ _ARROW_TYPES = {
     "BIGINT": pa.int64(),
     "INTEGER": pa.int32(),
     "BOOLEAN": pa.bool_(),
+    "VARCHAR[]": pa.list_(pa.string()),
 }
 
 

@@ -48,6 +48,9 @@
   }
 
   const runs = decode(payload.tables.training_runs);
+  // The list shows each model and stage once: its preferred run (precedence 1); a model's page shows them all.
+  const listedRuns = runs.columns.indexOf("precedence") >= 0
+    ? runs.rows.filter(function (r) { return r.precedence === 1; }) : runs.rows;
   const disclosures = decode(payload.tables.disclosures);
   const sources = decode(payload.tables.sources);
   const conflicts = decode(payload.tables.conflicts); // null when the release has no conflicts table
@@ -229,7 +232,7 @@
   const state = { query: "", stage: "", origin: "", organization: "", sortKey: "emissions_tco2e",
     sortDirection: "descending", limit: PAGE_SIZE };
 
-  const searchText = new Map(runs.rows.map(function (run) {
+  const searchText = new Map(listedRuns.map(function (run) {
     const source = sourceById.get(run.source_id);
     const words = [run.model_name, run.model_id, run.organization, run.hardware, run.location, run.stage,
       run.emissions_basis, run.emissions_origin, run.source_id, source && source.title];
@@ -312,12 +315,12 @@
 
   function render() {
     renderHead();
-    const shown = runs.rows.filter(matches).sort(compare);
+    const shown = listedRuns.filter(matches).sort(compare);
     const body = document.getElementById("runs-body");
     body.replaceChildren.apply(body, shown.slice(0, state.limit).map(rowFor));
     const count = document.getElementById("count");
     count.textContent = "Showing " + Math.min(shown.length, state.limit) + " of " + shown.length +
-      " matching runs (" + runs.rows.length + " in this release).";
+      " matching runs (" + listedRuns.length + " model-stage headlines in this release).";
     count.setAttribute("data-matching", String(shown.length));
     const more = document.getElementById("show-more");
     const rest = shown.length - state.limit;
@@ -331,7 +334,7 @@
   }
 
   function distinct(column) {
-    return Array.from(new Set(runs.rows.map(function (r) { return r[column]; }).filter(function (v) {
+    return Array.from(new Set(listedRuns.map(function (r) { return r[column]; }).filter(function (v) {
       return !isMissing(v);
     }))).sort(function (a, b) { return String(a).localeCompare(String(b)); });
   }
@@ -384,10 +387,10 @@
 
   function renderSummary() {
     const count = function (origin) {
-      return runs.rows.filter(function (r) { return r.emissions_origin === origin; }).length;
+      return listedRuns.filter(function (r) { return r.emissions_origin === origin; }).length;
     };
-    const models = new Set(runs.rows.map(function (r) { return r.model_id; })).size;
-    document.getElementById("summary").textContent = runs.rows.length + " runs of " + models + " models: " +
+    const models = new Set(listedRuns.map(function (r) { return r.model_id; })).size;
+    document.getElementById("summary").textContent = listedRuns.length + " runs of " + models + " models: " +
       count("disclosed") + " with disclosed emissions, " + count("estimated") + " with estimated emissions. " +
       disclosures.rows.length + " disclosed figures from " + sources.rows.length + " source documents.";
   }
@@ -396,7 +399,8 @@
 
   // Columns a run card does not list as figures: identity, provenance, and what the estimate block shows.
   const CARD_SKIP = new Set(["run_id", "model_id", "model_name", "organization", "stage", "year",
-    "emissions_basis", "emissions_origin", "is_restatement", "source_id", "source_url"]);
+    "emissions_basis", "emissions_origin", "is_restatement", "source_id", "source_url", "is_headline",
+    "headline_reason", "precedence"]);
   function definitionList(items) {
     const dl = el("dl", { className: "facts" });
     items.forEach(function (item) {
@@ -429,8 +433,14 @@
       sourceLink(run.source_url, run.source_id),
       run.is_restatement ? el("span", { className: "badge badge-flag", text: "restatement" }) : null,
     ])]);
-    return el("article", { className: "run-card" + (isEstimatedOrigin(run.emissions_origin) ? " run-estimated" : ""),
-      "aria-label": "Run: " + run.stage }, [el("h4", { text: run.stage }), definitionList(items)]);
+    const heading = el("h4", {}, [run.stage, run.is_headline
+      ? el("span", { className: "badge badge-headline", text: "headline" }) : null]);
+    const why = isMissing(run.headline_reason) ? null
+      : el("p", { className: "headline-reason" + (run.is_headline ? "" : " muted"),
+        text: (run.is_headline ? "Why this is the headline: " : "Why not the headline: ") + run.headline_reason });
+    return el("article", { className: "run-card" + (isEstimatedOrigin(run.emissions_origin) ? " run-estimated" : "")
+      + (run.is_headline === false ? " run-other" : ""), "aria-label": "Run: " + run.stage,
+      "data-run-id": run.run_id }, [heading, why, definitionList(items)]);
   }
 
   // The figure an origin column speaks for: emissions_origin -> emissions_tco2e, energy_origin -> energy_kwh.
@@ -622,9 +632,11 @@
       isMissing(first.year) ? "" : " \u00b7 " + first.year,
     ]));
 
-    body.append(el("h3", { id: "detail-runs", text: "Headline figures by stage" }));
+    body.append(el("h3", { id: "detail-runs", text: "Runs by stage, the headline first" }));
     const cards = el("div", { className: "run-cards" });
-    modelRuns.forEach(function (run) { cards.append(runCard(run)); });
+    modelRuns.slice().sort(function (a, b) {
+      return String(a.stage).localeCompare(String(b.stage)) || (a.precedence || 0) - (b.precedence || 0);
+    }).forEach(function (run) { cards.append(runCard(run)); });
     body.append(modelRuns.length ? cards : el("p", { className: "muted", text: "No run of this model is in the runs table." }));
 
     const estimates = modelRuns.map(estimateBlock).filter(Boolean);
