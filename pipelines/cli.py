@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-import atexit
 import json
 import logging
 import os
 import sys
-from contextlib import contextmanager, suppress
 
 import click
 import duckdb
 
-from pipelines.defs.progress import progress_logger
 from pipelines.lib import warehouse
 from pipelines.lib.locking import RefreshRunning, refresh_lock
 from pipelines.lib.settings import Paths, ensure_dagster_home
@@ -36,36 +33,30 @@ def _user_error(error) -> str:
               help="Name the release to cut (default: CalVer of today); an existing version is never rewritten.")
 def refresh(verbose: bool, offline: bool, release_version: str | None) -> None:
     """Materialize every asset: ingest, extract, normalize, transform, estimate, export."""
-    overrides = {"AI_EMISSIONS_OFFLINE": "1" if offline else None, "AI_EMISSIONS_RELEASE_VERSION": release_version}
+    # the options reach the assets as run configuration (the network resource, the release asset)
+    run_config: dict = {"ops": {"release": {"config": {"version": release_version}}}}
+    if offline:
+        run_config["resources"] = {"network": {"config": {"offline": True}}}
     try:
-        with _environment(overrides), refresh_lock(Paths.from_env().home):
-            _refresh(verbose)
+        with refresh_lock(Paths.from_env().home):
+            _refresh(verbose, run_config)
     except RefreshRunning as exc:
         raise click.ClickException(str(exc)) from exc
 
 
-@contextmanager
-def _environment(overrides: dict[str, str | None]):
-    """Options reach the assets as environment variables, for this run only (in-process callers go on)."""
-    saved = {name: os.environ.get(name) for name, value in overrides.items() if value is not None}
-    os.environ.update({name: value for name, value in overrides.items() if value is not None})
-    try:
-        yield
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
-
-
-def _refresh(verbose: bool) -> None:
+def _refresh(verbose: bool, run_config: dict) -> None:
     ensure_dagster_home()
     if not verbose:
         _quiet_libraries()
     import dagster as dg
+    import pyarrow
 
     from pipelines.definitions import build_definitions
+    from pipelines.defs.progress import progress_logger
+
+    # pyarrow's default allocator (jemalloc) keeps freed memory in per-thread arenas: a release of 5,000 cards
+    # held ~75 MB more at its peak than with the system allocator, at the same speed (benchmarks/RESULTS.md)
+    pyarrow.set_memory_pool(pyarrow.system_memory_pool())
 
     paths = Paths.from_env()
     try:
@@ -80,8 +71,10 @@ def _refresh(verbose: bool) -> None:
         groups = {k.to_user_string(): graph.get(k).group_name for k in graph.get_all_asset_keys()}
         loggers["progress"] = {"config": {"groups": groups}}
         job = job.with_logger_defs({**job.loggers, "progress": progress_logger})
+        _show_progress_messages()
     with dg.DagsterInstance.get() as instance:
-        result = job.execute_in_process(instance=instance, raise_on_error=False, run_config={"loggers": loggers})
+        result = job.execute_in_process(instance=instance, raise_on_error=False,
+                                        run_config={**run_config, "loggers": loggers})
     problems = []
     checks = {e.check_name for e in result.get_asset_check_evaluations()}
     for event in result.all_events:
@@ -103,6 +96,18 @@ def _refresh(verbose: bool) -> None:
 def _show_progress() -> bool:
     """Progress lines on an interactive terminal; CI logs and pipes get only the summary."""
     return sys.stderr.isatty() and not os.environ.get("CI")
+
+
+def _show_progress_messages() -> None:
+    """What the steps say on the `pipelines.progress` logger (e.g. waiting for the Hub's quota) goes to the
+    terminal too, whatever the level of the other loggers."""
+    logger = logging.getLogger("pipelines.progress")
+    if not logger.handlers:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("        %(message)s"))
+        logger.addHandler(handler)
+        logger.setLevel(logging.INFO)
+        logger.propagate = False
 
 
 def _quiet_libraries() -> None:
@@ -213,32 +218,5 @@ def estimate(input_csv: str, output: str | None) -> None:
         click.echo(message, err=True)
 
 
-def entry() -> None:
-    """The `ai-emissions` command: the CLI, then an exit without the interpreter's teardown.
-
-    Once a command has returned, everything it wrote is closed and synced; what is left is freeing the modules
-    of Dagster, pandas and DuckDB one by one, 0.4-0.7 s on every refresh (measured), which nobody waits for
-    on purpose. Exit handlers still run; tests invoke `main`, and a profiled run, keep the ordinary exit.
-    """
-    try:
-        main()
-    except SystemExit as done:
-        code = done.code
-    else:
-        code = 0
-    if not isinstance(code, int):  # sys.exit("message") or sys.exit(None), as the interpreter treats them
-        if code is not None:
-            print(code, file=sys.stderr)
-        code = 0 if code is None else 1
-    if sys.getprofile() is not None:  # `python -m cProfile` writes its results after this returns
-        sys.exit(code)
-    atexit._run_exitfuncs()
-    logging.shutdown()
-    for stream in (sys.stdout, sys.stderr):
-        with suppress(OSError, ValueError):  # a closed pipe (`| head`) has nothing left to receive
-            stream.flush()
-    os._exit(code)
-
-
 if __name__ == "__main__":
-    entry()
+    main()

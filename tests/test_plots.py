@@ -1,5 +1,6 @@
 """Release plots drawn in a child process: the same bytes as drawn in place, and no process left behind."""
 
+import multiprocessing
 from pathlib import Path
 
 import pyarrow.parquet as pq
@@ -33,13 +34,13 @@ def test_plots_drawn_in_a_child_process_match_those_drawn_in_place(tables, tmp_p
 
 def test_plots_nobody_collects_are_stopped_and_cleaned_up(tables):
     with start_plots(tables) as plotting:
-        worker, scratch = plotting._worker, plotting._scratch
-        assert worker is not None and scratch.is_dir()
-    assert worker.process.poll() is not None  # the child is gone
+        children, scratch = multiprocessing.active_children(), plotting._scratch
+        assert children and scratch.is_dir()
+    assert not any(child.is_alive() for child in children)  # the drawing process is gone
     assert not scratch.exists()
 
 
 def test_a_plot_that_cannot_be_drawn_is_reported_with_its_cause(tables, tmp_path):
     broken = {**tables, "training_runs": tables["training_runs"].drop_columns(["year"])}
-    with start_plots(broken) as plotting, pytest.raises(RuntimeError, match="KeyError: 'year'"):
+    with start_plots(broken) as plotting, pytest.raises(KeyError, match="'year'"):
         plotting.finish(tmp_path)

@@ -1,7 +1,5 @@
 """Export: an immutable, versioned release of the published tables."""
 
-import os
-
 import dagster as dg
 from dagster_duckdb import DuckDBResource
 
@@ -13,8 +11,12 @@ from pipelines.lib.plots import start_plots
 from schemas import PUBLISHED_TABLES
 
 
+class ReleaseConfig(dg.Config):
+    version: str | None = None  # `refresh --release-version`; default: CalVer of the release date
+
+
 @dg.asset(group_name="export", compute_kind="parquet", deps=list(PUBLISHED_TABLES))
-def release(paths: PathsResource, duckdb: DuckDBResource) -> dg.MaterializeResult:
+def release(config: ReleaseConfig, paths: PathsResource, duckdb: DuckDBResource) -> dg.MaterializeResult:
     """Write exports/<version>/ when the published tables changed; otherwise keep the latest release."""
     with duckdb.get_connection() as con:
         tables = {name: con.sql(f'SELECT * FROM "{name}"').to_arrow_table() for name in PUBLISHED_TABLES}
@@ -37,7 +39,7 @@ def release(paths: PathsResource, duckdb: DuckDBResource) -> dg.MaterializeResul
                                "attribution": ATTRIBUTION},
             data_card=data_card,
             extra_files=extra_files,
-            version=os.environ.get("AI_EMISSIONS_RELEASE_VERSION") or None,  # `refresh --release-version`
+            version=config.version or None,
         )
     return dg.MaterializeResult(metadata={
         "version": result.version,

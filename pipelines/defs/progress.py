@@ -1,4 +1,7 @@
-"""A terminal progress logger for `ai-emissions refresh`: one line per materialized table or failed step."""
+"""A terminal progress logger for `ai-emissions refresh`: one line per materialized table or failed step.
+
+Dagster hands a logger each record with its event under ``record.dagster_meta`` (the attributes its custom
+logger documentation formats); records without one are ordinary log lines and are skipped."""
 
 from __future__ import annotations
 
@@ -7,7 +10,6 @@ import sys
 import time
 
 import dagster as dg
-from dagster._core.log_manager import get_log_record_metadata, has_log_record_metadata
 
 
 class _ProgressHandler(logging.Handler):
@@ -17,9 +19,7 @@ class _ProgressHandler(logging.Handler):
         self.done = 0
 
     def emit(self, record: logging.LogRecord) -> None:
-        if not has_log_record_metadata(record):
-            return
-        event = get_log_record_metadata(record)["dagster_event"]
+        event = (getattr(record, "dagster_meta", None) or {}).get("dagster_event")
         if event is None:
             return
         elapsed = f"{time.monotonic() - self.started:6.1f}s"

@@ -4,7 +4,7 @@ A card's own figures belong to its repo (`model_id` = repo id); figures a card g
 it names (per-model tables) get `<owner>/<model name>`; a table's Total row gets `<repo id>:total`.
 
 `build_card_tables` keeps each card's rows, as JSON, in a parse cache keyed by snapshot and parser version:
-only new cards are parsed (in worker processes when many, which also write the JSON), and DuckDB expands the
+only new cards are parsed (in a process pool when many, whose workers also write the JSON), and DuckDB expands the
 cache into the `card_figures` and `card_quarantine` tables, so cached cards never pass through Python objects.
 """
 
@@ -13,14 +13,13 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
+import multiprocessing
 import re
-import traceback
 from collections.abc import Iterable, Iterator
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
-from multiprocessing.connection import Connection, wait
 from pathlib import Path
 
-from pipelines.lib import workers as worker_processes
 from pipelines.lib.cards import CardResult, parse_card
 from pipelines.lib.curated import disclosure_id
 from pipelines.lib.normalize import FIGURE_COLUMNS, QUARANTINE_COLUMNS, quarantine_row
@@ -31,7 +30,7 @@ PARSER_VERSION = hashlib.sha256(b"".join(
     p.read_bytes() for p in sorted([*(_LIB / "cards").glob("*.py"), _LIB / "card_figures.py", _LIB / "units.py",
                                     _LIB / "curated.py", _LIB / "normalize.py"]))).hexdigest()[:16]
 PARALLEL_MIN = 400  # below this many cards, starting worker processes costs more than it saves
-_CHUNK = 50  # cards per message to a worker
+_CHUNK = 50  # cards per task of a worker
 CACHE_COLUMNS = {"cache_key": "VARCHAR", "parser_version": "VARCHAR", "figures": "VARCHAR", "issues": "VARCHAR"}
 CARD_SOURCE_COLUMNS = {
     "source_id": "VARCHAR", "title": "VARCHAR", "organization": "VARCHAR", "published_date": "VARCHAR",
@@ -149,9 +148,8 @@ def _parse_one(item: tuple[str, str, str, bytes]) -> tuple[list, list]:
 
 def parse_to_cache_rows(items: Iterable[tuple[str, str, str, bytes]], count: int, workers: int) -> list[dict]:
     """The parse cache row (``cache_row``) of each of `count` (repo_id, card_url, snapshot_sha256, bytes), in
-    order; parsed in worker processes when there are many (parsing is pure CPU and the results are plain data).
-    `items` is read as the workers need it (the workers start first)."""
-    if workers > 1 and count >= PARALLEL_MIN and worker_processes.supported():
+    order; parsed in a process pool when there are many (parsing is pure CPU and the results are plain data)."""
+    if workers > 1 and count >= PARALLEL_MIN:
         return _parse_in_workers(items, workers)
     return [_cache_row_of(item) for item in items]
 
@@ -161,56 +159,16 @@ def _cache_row_of(item: tuple[str, str, str, bytes]) -> dict:
 
 
 def _parse_in_workers(items: Iterable[tuple[str, str, str, bytes]], workers: int) -> list[dict]:
-    """Chunks of cards handed out to `workers` child processes, the next chunk to whichever answers first.
-
-    One chunk in flight per worker: a worker only ever sends while the parent waits for it, and the parent only
-    sends to a worker waiting for work, so neither blocks on a full pipe while the other does."""
-    pool = [worker_processes.Worker("pipelines.lib.card_figures:_serve_parsing") for _ in range(workers)]
-    results: dict[int, list] = {}
+    """Chunks of cards parsed by a pool of `workers` processes, in order. The workers are forked: they start at
+    once, with the parser already imported (a spawned worker would re-import the command that started it)."""
     remaining = iter(items)
-    chunks = enumerate(iter(lambda: list(itertools.islice(remaining, _CHUNK)), []))  # read as they are sent
-    try:
-        busy: set[Connection] = set()
-
-        def hand_out(connection: Connection) -> None:
-            number, chunk = next(chunks, (None, None))
-            if number is not None:
-                connection.send((number, chunk))
-                busy.add(connection)
-
-        for worker in pool:
-            hand_out(worker.connection)
-        while busy:
-            for connection in wait(list(busy)):
-                busy.discard(connection)
-                try:
-                    number, parsed = connection.recv()
-                except EOFError:
-                    raise RuntimeError("a card parsing worker ended unexpectedly") from None
-                if number is None:
-                    raise RuntimeError(f"card parsing failed in a worker:\n{parsed}")
-                results[number] = parsed
-                hand_out(connection)
-    finally:
-        for worker in pool:
-            worker.connection.close()  # all end at once, then each is waited for
-        for worker in pool:
-            worker.close()
-    return [row for number in sorted(results) for row in results[number]]
+    chunks = iter(lambda: list(itertools.islice(remaining, _CHUNK)), [])
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
+        return [row for rows in pool.map(_parse_chunk, chunks) for row in rows]
 
 
-def _serve_parsing(connection: Connection) -> None:
-    """A worker: parse each chunk it is sent into cache rows until the parent closes the pipe."""
-    while True:
-        try:
-            number, chunk = connection.recv()
-        except EOFError:
-            return
-        try:
-            connection.send((number, [_cache_row_of(item) for item in chunk]))
-        except Exception:
-            connection.send((None, traceback.format_exc()))
-            return
+def _parse_chunk(chunk: list[tuple[str, str, str, bytes]]) -> list[dict]:
+    return [_cache_row_of(item) for item in chunk]
 
 
 def cache_row(key: str, figures: list, issues: list) -> dict:

@@ -1,20 +1,17 @@
 """PNG plots of a release, drawn from the release's own tables (deterministic bytes).
 
-`start_plots` draws them in a child process (`workers`) while the release writes its tables: matplotlib's
-import and drawing took about half of a 5,000-card release step, on one core of two.
+`start_plots` draws them in a child process (a one-process pool) while the release writes its tables:
+matplotlib's import and drawing took about half of a 5,000-card release step, on one core of two.
 """
 
 from __future__ import annotations
 
+import multiprocessing
 import shutil
 import tempfile
-import traceback
 from collections.abc import Mapping
-from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import TYPE_CHECKING
-
-from pipelines.lib import workers
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -159,34 +156,23 @@ class PendingPlots:
         self._rows = _plotted_rows(tables)
         self.names = [name for name, _, table in _PLAN if table in self._rows]  # the files `finish` will move
         self._scratch = Path(tempfile.mkdtemp(prefix="ai-emissions-plots-"))
-        self._worker = workers.Worker("pipelines.lib.plots:_serve", str(self._scratch), self._rows) \
-            if workers.supported() else None
+        # forked: it starts at once with this module imported (a spawned one would re-import the command)
+        self._pool = multiprocessing.get_context("fork").Pool(1)
+        self._drawing = self._pool.apply_async(_draw, (self._scratch, self._rows))
 
     def finish(self, folder: Path) -> list[str]:
         """Wait for the plots and move them into `folder`; returns the file names. Raises what drawing raised."""
-        if self._worker is None:
-            return _draw(folder, self._rows)
-        try:
-            status, result = self._worker.connection.recv()
-        except EOFError:
-            raise RuntimeError("the plotting process ended without drawing the plots") from None
-        finally:
-            self._worker.close()
-            self._worker = None
-        if status != "ok":
-            raise RuntimeError(f"drawing the release plots failed:\n{result}")
-        for name in result:
+        names = self._drawing.get()
+        for name in names:
             shutil.move(self._scratch / name, folder / name)
-        return result
+        return names
 
     def __enter__(self) -> PendingPlots:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        if self._worker is not None:
-            self._worker.process.kill()
-            self._worker.close()
-            self._worker = None
+        self._pool.terminate()  # a drawing nobody asked for stops here
+        self._pool.join()
         shutil.rmtree(self._scratch, ignore_errors=True)
 
 
@@ -194,10 +180,3 @@ def start_plots(tables: Mapping[str, pa.Table]) -> PendingPlots:
     """Start drawing the plots of these release tables (rows in release order: see `release.conform`)."""
     return PendingPlots(tables)
 
-
-def _serve(connection: Connection, folder: str, rows: Mapping[str, list[dict]]) -> None:
-    """The plotting process: draw, then answer ("ok", names) or ("error", traceback)."""
-    try:
-        connection.send(("ok", _draw(Path(folder), rows)))
-    except Exception:
-        connection.send(("error", traceback.format_exc()))
