@@ -111,7 +111,7 @@ def sample_tables(*, with_conflicts: bool = True) -> dict[str, pa.Table]:
     ])
     sources = contract_table("sources", [
         {"source_id": sid, "title": title, "organization": org, "published_date": date, "kind": kind,
-         "url": SOURCE_URLS[sid], "figure_count": count}
+         "url": SOURCE_URLS[sid], "verified_in": SOURCE_URLS[sid], "verification": "primary", "figure_count": count}
         for sid, title, org, date, kind, count in [
             ("alpha_paper", "Alpha: an example model (paper)", "Example Lab", "2023-05-01", "paper", 5),
             ("beta_card", "Beta 13B model card", "Other Org", "2024-02-02", "model_card", 1),
@@ -274,6 +274,7 @@ def generated_tables(runs: int, disclosures: int, seed: int = 1) -> dict[str, pa
     sources = [{"source_id": f"source_{i:05d}", "title": f"Technical report on model family {i}, version {i % 7}",
                 "organization": orgs[i % len(orgs)], "published_date": f"20{10 + i % 15}-0{1 + i % 9}-1{i % 10}",
                 "kind": "paper", "url": f"https://example.org/reports/{i:05d}/technical-report.pdf",
+                "verified_in": f"https://example.org/reports/{i:05d}/technical-report.pdf", "verification": "primary",
                 "figure_count": 20} for i in range(source_count)]
     run_rows = []
     for i in range(runs):
