@@ -30,6 +30,7 @@ import re
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlsplit
@@ -261,8 +262,6 @@ def _keep(kept: dict[str, DumpCard], card: DumpCard) -> None:
 def _iso(value: object) -> str:
     """A last_modified as ISO 8601 UTC with milliseconds, the format of the snapshots' fetched_at (so the two
     compare as text); unparseable values are kept as printed."""
-    from datetime import UTC, datetime
-
     text = "" if value is None else str(value).strip()
     try:
         moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
