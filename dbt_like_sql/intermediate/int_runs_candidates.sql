@@ -1,6 +1,7 @@
--- One candidate run per model, stage, source and boundary: the whole-run figures of that source pivoted into
--- columns. The boundary says what the figures cover (the curated run's, else read from the stage); one source
--- can report a run under two boundaries (BLOOM's final-run dynamic power and its life-cycle total).
+-- One candidate run per run a source reports (model, stage, source and the run's name): the whole-run figures
+-- pivoted into columns. The boundary says what the figures cover (the curated run's, else read from the
+-- stage); one source can report a model under two boundaries (BLOOM's final-run dynamic power and its
+-- life-cycle total), or the same run twice (a table and a summary).
 -- Per-use figures (functional_unit) and footprint parts (idle, infrastructure, embodied) are not whole-run
 -- figures; a dynamic-power-only figure is the final run's own consumption and counts as one.
 with figures as (
@@ -47,7 +48,7 @@ select
     w.stage,
     w.source_id,
     w.boundary,
-    any_value(w.model_name order by w.disclosure_id) as model_name,
+    w.model_name,
     any_value(w.organization order by w.disclosure_id) as organization,
     max(w.year) as year,
     any_value(w.hardware order by w.disclosure_id) filter (where w.hardware is not null) as hardware,
@@ -83,4 +84,4 @@ select
     any_value(c.embodied_tco2e) as embodied_tco2e
 from whole_run as w
 left join components as c using (model_id, stage, source_id, boundary)
-group by w.model_id, w.stage, w.source_id, w.boundary
+group by w.model_id, w.stage, w.source_id, w.model_name, w.boundary

@@ -40,12 +40,24 @@ typed as (
     from runs as r
 ),
 
+numbered as (
+    select
+        *,
+        row_number() over (
+            partition by model_id, stage, source_id
+            order by list_position(['final run only', 'includes idle and infrastructure', 'includes embodied hardware',
+                                    'includes development and experiments', 'includes use'], boundary) nulls last,
+                     model_name
+        ) as run_number
+    from typed
+),
+
 copies as (
     -- an equal emissions figure (within the rounding of either print) that another source published
     -- earlier: this run repeats it
-    select distinct a.model_id, a.stage, a.source_id, a.boundary
-    from typed as a
-    join typed as b
+    select distinct a.model_id, a.stage, a.source_id, a.model_name
+    from numbered as a
+    join numbered as b
         on a.model_id = b.model_id and a.stage = b.stage and a.source_id <> b.source_id
         and abs(a.emissions_tco2e - b.emissions_tco2e)
             <= greatest(coalesce(a.emissions_resolution, 0), coalesce(b.emissions_resolution, 0)) / 2 + 1e-9
@@ -56,19 +68,15 @@ copies as (
 )
 
 select
+    -- a source's second and later runs of one model and stage get @2, @3 (widest boundary last)
     t.model_id || '@' || t.stage || '@' || t.source_id
-        || case
-            when t.boundary is null
-              or t.boundary = if(t.stage = 'development', 'includes development and experiments', 'final run only')
-            then ''
-            else '@' || replace(t.boundary, ' ', '-')
-        end as run_id,
-    t.* exclude (source_org_keys, is_first_party, developer, registry_model_name),
+        || if(t.run_number = 1, '', '@' || t.run_number) as run_id,
+    t.* exclude (source_org_keys, is_first_party, developer, registry_model_name, run_number),
     t.developer as organization_canonical,
     if(t.is_first_party, 'first-party', 'third-party') as disclosure_type,
     (c.model_id is not null) as is_copy,
     not t.is_restatement and c.model_id is null as is_primary,
     count(distinct t.source_id) over (partition by t.model_id, t.stage) as n_sources,
     t.duration_hours / 24 as training_days
-from typed as t
-left join copies as c using (model_id, stage, source_id, boundary)
+from numbered as t
+left join copies as c using (model_id, stage, source_id, model_name)
