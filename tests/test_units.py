@@ -46,6 +46,7 @@ def test_not_numbers_are_rejected(printed):
         ("carbon_intensity", "0.385", "kg CO2e/KWh", 0.385, "kg/kWh"),
         ("carbon_intensity", "57", "gCO2eq/kWh", 0.057, "kg/kWh"),
         ("chip_hours", "3.3M", "GPU hours", 3.3e6, "hours"),
+        ("chip_hours", "1,082,990", "compute hours", 1082990, "hours"),
         ("power", "400", "W", 400, "W"),
         ("duration", "34", "days", 34 * 24, "hours"),
     ],

@@ -75,7 +75,8 @@ UNIT_FACTORS: dict[str, dict[str, float]] = {
                    "a100gpuhours": 1.0, "h100gpuhours": 1.0, "v100gpuhours": 1.0, "gpuhour": 1.0,
                    "gpuhrs": 1.0, "tpuhour": 1.0,
                    # chip-named hours with a memory size or another chip ("200,000 A100 80GB hours")
-                   "a10080gbhours": 1.0, "h800gpuhours": 1.0, "h800hours": 1.0},
+                   "a10080gbhours": 1.0, "h800gpuhours": 1.0, "h800hours": 1.0,
+                   "computehours": 1.0},  # BLOOM paper Sec. 3.4.1: GPU hours printed as "compute hours"
     "power": _POWER,
     "tdp": _POWER,
     "pue": {"": 1.0, "ratio": 1.0, "pue": 1.0},
