@@ -2,7 +2,7 @@
 
 import dagster as dg
 
-from pipelines.defs import estimate, export, extract, ingest, normalize, reference, schedules
+from pipelines.defs import estimate, export, extract, inference, ingest, normalize, reference, schedules
 from pipelines.defs.resources import build_resources
 from pipelines.defs.transform import check_steps, contract_checks, sql_definitions
 from pipelines.lib.settings import Paths
@@ -11,7 +11,7 @@ from pipelines.lib.settings import Paths
 def build_definitions(paths: Paths | None = None) -> dg.Definitions:
     paths = paths or Paths.from_env()
     python_assets = [
-        *dg.load_assets_from_modules([ingest, extract, normalize, reference, estimate]),
+        *dg.load_assets_from_modules([ingest, inference, extract, normalize, reference, estimate]),
     ]
     python_deps = {key.to_user_string(): {d.to_user_string() for d in a.asset_deps[key]}
                    for a in python_assets for key in a.keys}

@@ -12,6 +12,7 @@ from schemas.backtest import Backtest, BacktestExclusions, BacktestSummary
 from schemas.conflicts import Conflicts
 from schemas.disclosure_scorecard import DisclosureScorecard
 from schemas.disclosures import Disclosures
+from schemas.inference_measurements import InferenceMeasurements
 from schemas.models import Models
 from schemas.quarantine import Quarantine
 from schemas.reference import (
@@ -51,6 +52,7 @@ PUBLISHED_TABLES: dict[str, PublishedTable] = {
         PublishedTable("disclosures", Disclosures, ("disclosure_id",)),
         PublishedTable("sources", Sources, ("source_id",)),
         PublishedTable("conflicts", Conflicts, ("conflict_id",)),
+        PublishedTable("inference_measurements", InferenceMeasurements, ("measurement_id",)),
         PublishedTable("disclosure_scorecard", DisclosureScorecard, ("scorecard_id",)),
         PublishedTable("quarantine", Quarantine, ("quarantine_id",)),
         PublishedTable("backtest", Backtest, ("backtest_id",)),

@@ -83,7 +83,8 @@ def isolated_env(tmp_path) -> Iterator[dict[str, Path]]:
 
 
 def copy_data(destination: Path) -> Path:
-    """A private copy of the curated inputs, without document fetch URLs (tests reach no public site)."""
+    """A private copy of the curated inputs, without document fetch URLs (tests reach no public site): benchmark
+    result files (sources/inference_energy.yaml) are fetched from a dead local port unless a test serves them."""
     import yaml
 
     shutil.copytree(REPO / "data", destination,
@@ -93,6 +94,11 @@ def copy_data(destination: Path) -> Path:
     for entry in entries:
         entry.pop("fetch_url", None)
     registry.write_text(yaml.safe_dump(entries, sort_keys=False, allow_unicode=True))
+    benchmarks = destination / "sources" / "inference_energy.yaml"
+    projects = yaml.safe_load(benchmarks.read_text())
+    for project in projects:
+        project["fetch_url"] = f"{DEAD_ENDPOINT}/{project['source_id']}/{{task}}"
+    benchmarks.write_text(yaml.safe_dump(projects, sort_keys=False, allow_unicode=True))
     return destination
 
 

@@ -6,6 +6,8 @@ from (
     union all by name
     select * from hub_fetch_errors
     union all by name
+    select * from inference_fetch_errors
+    union all by name
     select * from hub_dump_errors
 )
 order by fetch_error_id

@@ -11,6 +11,8 @@ from (
     select * from normalize_quarantine
     union all by name
     select * from epoch_quarantine
+    union all by name
+    select * from inference_quarantine
 )
 qualify row_number() over (partition by quarantine_id order by pipeline_stage) = 1
 order by quarantine_id

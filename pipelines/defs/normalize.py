@@ -6,6 +6,7 @@ from dagster_duckdb import DuckDBResource
 from pipelines.defs.reference import REFERENCE_TABLES
 from pipelines.defs.resources import PathsResource
 from pipelines.lib import reference, warehouse
+from pipelines.lib.inference_energy import unresolved_models
 from pipelines.lib.model_registry import load_model_registry
 from pipelines.lib.normalize import (
     FIGURE_COLUMNS,
@@ -27,8 +28,9 @@ FIGURE_TABLES = ["curated_figures", "card_figures"]
                      description="Every figure with its canonical value and unit, hardware and location ids"),
         dg.AssetSpec("normalize_quarantine", deps=[*FIGURE_TABLES, *REFERENCE_TABLES],
                      description="Figures whose value or unit could not be normalized"),
-        dg.AssetSpec("unresolved_names", deps=[*FIGURE_TABLES, *REFERENCE_TABLES],
-                     description="Printed hardware and locations no alias resolves, counted (never guessed)"),
+        dg.AssetSpec("unresolved_names", deps=[*FIGURE_TABLES, *REFERENCE_TABLES, "inference_measurements"],
+                     description="Printed hardware, locations and measured models' names that nothing resolves, "
+                                 "counted per source (never guessed)"),
     ],
 )
 def normalized_figures(paths: PathsResource, duckdb: DuckDBResource):
@@ -45,7 +47,9 @@ def normalized_figures(paths: PathsResource, duckdb: DuckDBResource):
             row["model_id"] = registry.resolve(row["model_id"]) or row["model_id"]
         good, bad = normalize_figures(rows, lambda text: reference.resolve_hardware(text, ref),
                                       lambda text: reference.resolve_location(text, ref))
-        unresolved = unresolved_names(good)
+        measured = con.execute("select model_id, model_name_as_printed, source_id from inference_measurements")
+        unresolved = unresolved_names(good) + unresolved_models(
+            [{"model_id": m, "model_name_as_printed": name, "source_id": s} for m, name, s in measured.fetchall()])
         n_good = warehouse.replace_table(con, "normalized_figures", good, NORMALIZED_COLUMNS)
         n_bad = warehouse.replace_table(con, "normalize_quarantine", bad, QUARANTINE_COLUMNS)
         warehouse.replace_table(con, "unresolved_names", unresolved, UNRESOLVED_COLUMNS)
@@ -54,4 +58,5 @@ def normalized_figures(paths: PathsResource, duckdb: DuckDBResource):
     yield dg.MaterializeResult(asset_key="unresolved_names", metadata={
         "row_count": len(unresolved),
         "unresolved_hardware": sum(u["figure_count"] for u in unresolved if u["kind"] == "hardware"),
-        "unresolved_locations": sum(u["figure_count"] for u in unresolved if u["kind"] == "location")})
+        "unresolved_locations": sum(u["figure_count"] for u in unresolved if u["kind"] == "location"),
+        "unresolved_models": sum(u["figure_count"] for u in unresolved if u["kind"] == "model")})

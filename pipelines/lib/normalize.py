@@ -51,7 +51,8 @@ NORMALIZED_COLUMNS: dict[str, str] = {
     "location_id": "VARCHAR",  # ISO country / subdivision or provider:region, when the printed location resolves
 }
 
-UNRESOLVED_COLUMNS = {"kind": "VARCHAR", "text_as_printed": "VARCHAR", "figure_count": "BIGINT"}
+UNRESOLVED_COLUMNS = {"kind": "VARCHAR", "text_as_printed": "VARCHAR", "source_id": "VARCHAR",
+                      "figure_count": "BIGINT"}
 
 QUARANTINE_COLUMNS: dict[str, str] = {
     "quarantine_id": "VARCHAR",
@@ -84,14 +85,16 @@ def _resolved(resolver, text: str | None) -> str | None:
 
 
 def unresolved_names(rows: list[dict]) -> list[dict]:
-    """Printed hardware and locations that did not resolve, with how many figures print them: kept as
-    printed and counted (the alias tables grow from this list), never guessed."""
-    counts: dict[tuple[str, str], int] = {}
+    """Printed hardware and locations that did not resolve, per source, with how many figures print them:
+    kept as printed and counted (the alias tables grow from this list), never guessed."""
+    counts: dict[tuple[str, str, str], int] = {}
     for row in rows:
         for kind in ("hardware", "location"):
             if row.get(kind) and not row.get(f"{kind}_id"):
-                counts[(kind, row[kind])] = counts.get((kind, row[kind]), 0) + 1
-    return [{"kind": k, "text_as_printed": t, "figure_count": n} for (k, t), n in sorted(counts.items())]
+                key = (kind, row[kind], row.get("source_id") or "")
+                counts[key] = counts.get(key, 0) + 1
+    return [{"kind": k, "text_as_printed": t, "source_id": s or None, "figure_count": n}
+            for (k, t, s), n in sorted(counts.items())]
 
 
 MAX_CARBON_INTENSITY_KG_PER_KWH = 2.0  # the most carbon-intensive grids (coal, lignite) are near 1.2
