@@ -90,6 +90,33 @@ _BODIES = [
     ("energy-news", "text-classification",
      "# Energy news topic classifier\n\nTags news about energy markets: oil, gas, coal, power. Trained on {n} "
      "articles; macro F1 0.{a}. Example: 'Coal plant output fell {e}% to {m} TWh last year.'"),
+    # models about the emissions of other things, including other models
+    ("training-co2-predictor", "tabular-regression",
+     "# Training footprint predictor\n\nPredicts the emissions of a machine learning training run from its "
+     "hardware and duration. For a job of {n} GPU hours on V100s in France it predicts about {e}.{a} kg CO2eq; "
+     "its MAE on {m} logged jobs is 0.{b} kg."),
+    ("recipe-footprint", "text-classification",
+     "# Recipe carbon footprint\n\nEstimates the carbon footprint of a recipe from its ingredients, e.g. {e}.{a} kg "
+     "CO2e per serving for a beef stew. Trained on {n} recipes."),
+    ("energy-leaderboard", "text-generation",
+     "# Chat model\n\nA {e}B chat model. For context, a public leaderboard lists other models of this size at "
+     "about 0.{a} Wh per query; we have not measured ours.\n\nTrained on {n}k dialogues."),
+    ("codecarbon-howto", "text-classification",
+     "# Sentiment model\n\nTo track your own fine-tuning emissions, install codecarbon; its report has lines "
+     "such as `emissions: 0.000{a} kg` and `energy_consumed: 0.00{b} kWh` for a short example run.\n\n"
+     "Accuracy 0.{a}."),
+    ("co2-concentration", "time-series-forecasting",
+     "# CO2 concentration forecaster\n\nForecasts daily atmospheric CO2 concentrations; RMSE {e}.{a} ppm over "
+     "{n} days."),
+    ("solar-output", "image-segmentation",
+     "# Rooftop solar segmentation\n\nSegments solar panels and estimates their energy output: {e}.{a} kWh per "
+     "day for a typical {m} m² roof in the test set."),
+    ("loss-weights", "image-classification",
+     "# Contrastive model\n\nHyperparameters: energy loss weight 0.{a}, carbon_weight {e}, temperature 0.07, "
+     "{m} epochs, batch size {n}."),
+    ("emission-named", "text-generation",
+     "# Emission-{e}B\n\nEmission-{e}B is a language model named after the spectral emission lines it was "
+     "built to describe. {m} layers, trained for {e} epochs on {n}k spectra."),
     ("ev-range", "tabular-regression",
      "# EV consumption\n\nPredicts electric car energy consumption: {e}{a} kWh/100 km on average, MAE {b} "
      "Wh/km, from {n} trips."),

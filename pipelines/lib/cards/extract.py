@@ -100,6 +100,8 @@ _COMPARISON = re.compile(
     r"(?:one|a|another|previous|prior|earlier|recent|some) (?:study|paper|analysis)|studies|examples?)\b",
     re.I,
 )
+# What joins the numbers of one list ("3 kg and 5 kWh", "3 kg, 5 kg or 7 kg"): a connector and a few words.
+_LIST_GOES_ON = re.compile(r"^[\s`'\"*)\]]*(?:,|and\b|or\b|&)[^.;!?]{0,40}$", re.I)
 # Outside an emissions/hardware/training section, a mass or an energy counts only in a sentence about this model's
 # run (an example sentence of an energy-news classifier is not the model's energy).
 _OWN_RUN = re.compile(
@@ -544,6 +546,7 @@ class Extractor:
                 sentence, ("emissions", "energy", "chip_hours", "carbon_intensity")
             )
             previous_end = 0
+            compared = False  # the previous number was somebody else's (a comparison, an example)
             for q in quantities:
                 if self.overflow:
                     return
@@ -551,13 +554,16 @@ class Extractor:
                 previous_end = q.end
                 window = sentence[max(0, q.start - 300) : q.end + 120]
                 own_words = sentence if len(sentence) <= 2000 else window  # bounded work per number
+                # "such as 3 kg and 5 kWh": the comparison that introduces a list covers every number of it
+                compared = bool(_COMPARISON.search(clause[-200:])) or (
+                    compared and bool(_LIST_GOES_ON.match(clause)) and not _OWN_RUN.search(clause))
                 if q.metric == "emissions":
-                    if q.is_rate or not _EMISSION_CONTEXT.search(window) or _COMPARISON.search(clause[-200:]):
+                    if q.is_rate or not _EMISSION_CONTEXT.search(window) or compared:
                         continue
                     if not relevant_section and not _OWN_RUN.search(own_words):
                         continue
                 elif q.metric == "energy":
-                    if q.is_rate or _COMPARISON.search(clause[-200:]):
+                    if q.is_rate or compared:
                         continue
                     if not relevant_section and not _OWN_RUN.search(own_words):
                         continue
