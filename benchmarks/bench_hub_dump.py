@@ -157,23 +157,21 @@ def child(folder: str, home: str) -> None:
     """ingest_dump + build_card_tables twice (full, then nothing changed); prints one JSON line per round."""
     import duckdb
 
-    from pipelines.defs.ingest import HUB_CARD_COLUMNS, HUB_DUMP_CARD_COLUMNS
     from pipelines.lib import warehouse
     from pipelines.lib.card_figures import build_card_tables
-    from pipelines.lib.hub_dump import ingest_dump
+    from pipelines.lib.hub_dump import TABLE_COLUMNS, ingest_dump, table_rows
     from pipelines.lib.snapshots import SnapshotStore
 
     store = SnapshotStore(Path(home) / "snapshots")
     con = duckdb.connect(str(Path(home) / "warehouse.duckdb"))
-    warehouse.replace_table(con, "hub_cards", [], HUB_CARD_COLUMNS)
+    # no cards from the Hub API: every card comes from the dump (the columns build_card_tables reads)
+    con.execute("CREATE TABLE hub_cards (repo_id VARCHAR, revision VARCHAR, snapshot_sha256 VARCHAR, card_url VARCHAR, "
+                "fetched_at VARCHAR, license VARCHAR)")
     for round_name in ("full", "no change"):
         started = time.monotonic()
         report, cards = ingest_dump(store, offline=True, environ={"AI_EMISSIONS_HUB_DUMP": folder}, threads=2)
         ingested = time.monotonic()
-        warehouse.replace_table(con, "hub_dump_cards", [
-            {"repo_id": c.repo_id, "last_modified": c.last_modified, "snapshot_sha256": c.sha256,
-             "card_url": c.card_url, "fetched_at": c.fetched_at, "license": c.license, "shard_url": c.shard_url}
-            for c in cards], HUB_DUMP_CARD_COLUMNS)
+        warehouse.replace_table(con, "hub_dump_cards", table_rows(cards), TABLE_COLUMNS)
         tables = build_card_tables(con, store, workers=2)
         done = time.monotonic()
         figures = dict(con.execute("SELECT metric, count(*) FROM card_figures GROUP BY metric").fetchall())

@@ -18,10 +18,10 @@ import pyarrow.parquet as pq
 import pytest
 from dump_decoys import decoy_cards
 
-from pipelines.defs.ingest import HUB_CARD_COLUMNS, HUB_DUMP_CARD_COLUMNS
+from pipelines.defs.ingest import HUB_CARD_COLUMNS
 from pipelines.lib import units, warehouse
 from pipelines.lib.card_figures import build_card_tables
-from pipelines.lib.hub_dump import DEFAULT_DATASET, dump_setting, ingest_dump
+from pipelines.lib.hub_dump import DEFAULT_DATASET, TABLE_COLUMNS, dump_setting, ingest_dump, table_rows
 from pipelines.lib.snapshots import SnapshotStore
 from tests.conftest import CORPUS, fetch, refresh
 
@@ -73,10 +73,7 @@ def dump_tables(store: SnapshotStore, cards, con=None, api_cards=()) -> duckdb.D
     """hub_cards (API cards given) and hub_dump_cards in a warehouse, and the card tables built from them."""
     con = con or duckdb.connect()
     warehouse.replace_table(con, "hub_cards", list(api_cards), HUB_CARD_COLUMNS)
-    warehouse.replace_table(con, "hub_dump_cards", [
-        {"repo_id": c.repo_id, "last_modified": c.last_modified, "snapshot_sha256": c.sha256, "card_url": c.card_url,
-         "fetched_at": c.fetched_at, "license": c.license, "shard_url": c.shard_url} for c in cards],
-        HUB_DUMP_CARD_COLUMNS)
+    warehouse.replace_table(con, "hub_dump_cards", table_rows(cards), TABLE_COLUMNS)
     build_card_tables(con, store, workers=1)
     return con
 

@@ -6,11 +6,10 @@ import dagster as dg
 from dagster_duckdb import DuckDBResource
 
 from pipelines.defs.resources import NetworkResource, PathsResource
-from pipelines.lib import curated, warehouse
+from pipelines.lib import curated, hub_dump, warehouse
 from pipelines.lib.documents import fetch_documents
 from pipelines.lib.http import FetchPolicy, stable_reason
 from pipelines.lib.hub import HubIngestor, load_watchlist
-from pipelines.lib.hub_dump import ingest_dump
 from pipelines.lib.normalize import QUARANTINE_COLUMNS, quarantine_row
 from pipelines.lib.snapshots import SnapshotStore
 
@@ -28,8 +27,6 @@ DOCUMENT_COLUMNS = {"source_id": "VARCHAR", "url": "VARCHAR", "snapshot_sha256":
 HUB_CARD_COLUMNS = {"repo_id": "VARCHAR", "revision": "VARCHAR", "snapshot_sha256": "VARCHAR",
                     "card_url": "VARCHAR", "fetched_at": "VARCHAR", "discovered_by": "VARCHAR",
                     "license": "VARCHAR"}
-HUB_DUMP_CARD_COLUMNS = {"repo_id": "VARCHAR", "last_modified": "VARCHAR", "snapshot_sha256": "VARCHAR",
-                         "card_url": "VARCHAR", "fetched_at": "VARCHAR", "license": "VARCHAR", "shard_url": "VARCHAR"}
 
 
 def _card_rows(cards) -> list[dict]:
@@ -134,15 +131,12 @@ def hub_dump_cards(paths: PathsResource, network: NetworkResource, duckdb: DuckD
     """The second Hub path: the daily card dump (AI_EMISSIONS_HUB_DUMP: a folder or URLs of Parquet shards; unset:
     the published dataset), for cards that state emissions only in prose or tables. Offline without a folder,
     nothing is read and the cards kept by earlier refreshes stand."""
-    report, cards = ingest_dump(SnapshotStore(paths.paths.snapshots), offline=network.offline,
-                                endpoint=network.hub_endpoint, token=network.hub_token,
-                                policy=FetchPolicy(deadline_s=network.seconds_left()))
-    rows = [{"repo_id": c.repo_id, "last_modified": c.last_modified, "snapshot_sha256": c.sha256,
-             "card_url": c.card_url, "fetched_at": c.fetched_at, "license": c.license, "shard_url": c.shard_url}
-            for c in cards]
+    report, cards = hub_dump.ingest_dump(SnapshotStore(paths.paths.snapshots), offline=network.offline,
+                                         endpoint=network.hub_endpoint, token=network.hub_token,
+                                         policy=FetchPolicy(deadline_s=network.seconds_left()))
     errors = [quarantine_row("ingest", None, where, item, reason) for where, item, reason in report.errors]
     with duckdb.get_connection() as con:
-        n = warehouse.replace_table(con, "hub_dump_cards", rows, HUB_DUMP_CARD_COLUMNS)
+        n = warehouse.replace_table(con, "hub_dump_cards", hub_dump.table_rows(cards), hub_dump.TABLE_COLUMNS)
         warehouse.replace_table(con, "hub_dump_errors", errors, QUARANTINE_COLUMNS)
     yield dg.MaterializeResult(asset_key="hub_dump_cards", metadata={
         "row_count": n, "summary": report.summary(), "stored": report.cards_stored,

@@ -98,6 +98,18 @@ class DumpCard:
     shard_url: str
 
 
+# The hub_dump_cards table: one row per kept card (DumpCard), in this order.
+TABLE_COLUMNS = {"repo_id": "VARCHAR", "last_modified": "VARCHAR", "snapshot_sha256": "VARCHAR", "card_url": "VARCHAR",
+                 "fetched_at": "VARCHAR", "license": "VARCHAR", "shard_url": "VARCHAR"}
+
+
+def table_rows(cards: Sequence[DumpCard]) -> list[dict[str, Any]]:
+    """The rows of the hub_dump_cards table."""
+    return [{"repo_id": c.repo_id, "last_modified": c.last_modified, "snapshot_sha256": c.sha256,
+             "card_url": c.card_url, "fetched_at": c.fetched_at, "license": c.license, "shard_url": c.shard_url}
+            for c in cards]
+
+
 @dataclass
 class DumpReport:
     source: str  # what AI_EMISSIONS_HUB_DUMP chose (or why nothing was read)
@@ -369,5 +381,5 @@ def _etag(headers: Mapping[str, str]) -> str | None:
     return value.removeprefix("W/").strip('"') if value else None
 
 
-__all__ = ["DEFAULT_DATASET", "ENV_VAR", "PREFILTER_SQL", "DumpCard", "DumpReport", "dump_setting", "ingest_dump",
-           "prefilter", "stored_cards"]
+__all__ = ["DEFAULT_DATASET", "ENV_VAR", "PREFILTER_SQL", "TABLE_COLUMNS", "DumpCard", "DumpReport", "dump_setting",
+           "ingest_dump", "prefilter", "stored_cards", "table_rows"]
