@@ -37,9 +37,9 @@ class Models(ContractModel):
     training_run_id: Series[str] = col("The run training_tco2e comes from (see training_runs)", nullable=True)
     training_model_id: Series[str] = col("Whose pretraining it is: this model, or its base model when it has "
                                          "no pretraining run of its own", nullable=True)
-    training_low_tco2e: Series[float] = col("Low end of the estimate's interval (estimated training only)",
+    training_low_tco2e: Series[float] = col("Low end of the estimate's central 80 % interval (estimated training only)",
                                             unit="tCO2e", nullable=True, ge=0)
-    training_high_tco2e: Series[float] = col("High end of the estimate's interval (estimated training only)",
+    training_high_tco2e: Series[float] = col("High end of the estimate's central 80 % interval (estimated training only)",
                                              unit="tCO2e", nullable=True, ge=0)
     training_headline_reason: Series[str] = col("Why that run was chosen", nullable=True)
     lifecycle_tco2e: Series[float] = col("Published figure including embodied hardware or use (life cycle)",

@@ -60,6 +60,8 @@ class TrainingRuns(ContractModel):
                                             "(METHODOLOGY.md, Bounds)", unit="tCO2e", nullable=True, ge=0)
     estimate_high_tco2e: Series[float] = col("High end of the central 80 % interval of estimated_tco2e", unit="tCO2e",
                                              nullable=True, ge=0)
+    width_drivers: Series[str] = col("The inputs that make the estimate's interval wide, with their share of its "
+                                     "width", nullable=True)
     lifecycle_tco2e: Series[float] = col("Estimated lifecycle total: operational + idle and infrastructure + "
                                          "embodied share", unit="tCO2e", nullable=True, ge=0)
     lifecycle_low_tco2e: Series[float] = col("Low end of the central 80 % interval of lifecycle_tco2e", unit="tCO2e",

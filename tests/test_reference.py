@@ -212,3 +212,11 @@ def test_datacenter_rows_are_read_in_the_cited_documents(ref):
     assert "Jean Zay Public Supercomputer, provided by the French government" in bloom_card.read_text(encoding="utf-8")
     cited = ref.datacenters.set_index("name")
     assert cited.loc["Google Georgia", "location_id"] == "US-GA" and cited.loc["Jean Zay", "location_id"] == "FR"
+
+
+def test_a_location_id_resolves_to_itself():
+    # the model registry writes locations as ids; 'US-GA' is the state of Georgia, never the country GA (Gabon)
+    ref = reference.load_reference()
+    assert reference.resolve_location("US-GA", ref) == "US-GA"
+    assert reference.resolve_location("US-OK", ref) == "US-OK"
+    assert reference.resolve_location("US", ref) == "US"

@@ -168,6 +168,7 @@ select
     estimated_tco2e,
     estimate_low_tco2e,
     estimate_high_tco2e,
+    width_drivers,
     lifecycle_tco2e,
     lifecycle_low_tco2e,
     lifecycle_high_tco2e,

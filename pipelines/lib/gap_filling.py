@@ -22,7 +22,7 @@ import pandas as pd
 from pipelines.lib import epoch
 from pipelines.lib.estimate import EPOCH, METHOD, Scope, estimate_row
 from pipelines.lib.model_registry import ModelRegistry
-from pipelines.lib.reference import Reference, _country
+from pipelines.lib.reference import Reference, _country, resolve_location
 
 # Same boundary as a location-based training disclosure: IT energy x PUE x grid intensity.
 OPERATIONAL = Scope(pue=True, idle="exclude", embodied=False)
@@ -50,6 +50,7 @@ ESTIMATE_COLUMNS = {
     "estimated_tco2e": "DOUBLE",
     "estimate_low_tco2e": "DOUBLE",
     "estimate_high_tco2e": "DOUBLE",
+    "width_drivers": "VARCHAR",
     "lifecycle_tco2e": "DOUBLE",
     "lifecycle_low_tco2e": "DOUBLE",
     "lifecycle_high_tco2e": "DOUBLE",
@@ -111,10 +112,11 @@ def epoch_country(countries: str | None) -> str | None:
     return codes.pop() if len(codes) == 1 and None not in codes else None
 
 
-def grid_location(run: dict, registry: ModelRegistry) -> tuple[str | None, str | None]:
-    """(location, origin) for a run's grid: its own documented location, the model's (or its base model's)
-    documented training location, the developer's country; (None, None) leaves the world average."""
-    if _clean(run.get("location")):
+def grid_location(run: dict, registry: ModelRegistry, reference: Reference) -> tuple[str | None, str | None]:
+    """(location, origin) for a run's grid: its own documented location (when it resolves), the model's (or its
+    base model's) documented training location, the developer's country; (None, None) leaves the world
+    average. A printed location that does not resolve is counted in `unresolved_names` by the normalize step."""
+    if _clean(run.get("location")) and resolve_location(run["location"], reference):
         return run["location"], "disclosed"
     model = registry.models.get(run.get("model_id"))
     for candidate in (model, registry.models.get(model.base_model_id) if model and model.base_model_id else None):
@@ -154,6 +156,7 @@ def estimate_run(run_id: str, inputs: dict, reference: Reference, location_origi
         "estimated_tco2e": v.get("total_tco2e"),
         "estimate_low_tco2e": v.get("low_tco2e"),
         "estimate_high_tco2e": v.get("high_tco2e"),
+        "width_drivers": v.get("width_drivers"),
         "lifecycle_tco2e": lifecycle.get("total_tco2e"),
         "lifecycle_low_tco2e": lifecycle.get("low_tco2e"),
         "lifecycle_high_tco2e": lifecycle.get("high_tco2e"),
@@ -166,10 +169,10 @@ def estimate_run(run_id: str, inputs: dict, reference: Reference, location_origi
     }
 
 
-def _inputs(run: dict, registry: ModelRegistry) -> tuple[dict, str | None]:
+def _inputs(run: dict, registry: ModelRegistry, reference: Reference) -> tuple[dict, str | None]:
     inputs = {k: _clean(run.get(k)) for k in _INPUTS}
     inputs["year"] = _clean(run.get("training_year")) or inputs["year"]
-    location, origin = grid_location(run, registry)
+    location, origin = grid_location(run, registry, reference)
     inputs["location"] = location
     return inputs, origin
 
@@ -209,7 +212,7 @@ def estimate_all(runs: pd.DataFrame, epoch_models: pd.DataFrame, registry: Model
     usable_disclosed: set[tuple[str, str]] = set()
     by_group: dict[tuple[str, str], list[dict]] = {}
     for run in runs.to_dict(orient="records"):
-        inputs, origin = _inputs(run, registry)
+        inputs, origin = _inputs(run, registry, reference)
         estimate = estimate_run(run["run_id"], inputs, reference, origin)
         estimate["arithmetic_tco2e"], estimate["arithmetic_factor"] = _arithmetic(run, estimate)
         estimates.append(estimate)
@@ -228,7 +231,7 @@ def estimate_all(runs: pd.DataFrame, epoch_models: pd.DataFrame, registry: Model
         best = sorted(group, key=lambda r: (r["disclosure_type"] != "first-party", not r["is_primary"],
                                             -_input_count(r), str(r.get("source_published_date") or ""),
                                             r["run_id"]))[0]
-        inputs, origin = _inputs(best, registry)
+        inputs, origin = _inputs(best, registry, reference)
         source_id, source_url = best["source_id"], best.get("source_url")
         match = epoch_by_model.get(model_id) if stage == "pretraining" else None
         if match is not None and inputs["chip_hours"] is None and inputs["training_days"] is None \
@@ -279,7 +282,7 @@ def _epoch_run(row: dict, model_id: str, model_name: str, organization: str, reg
     run_id = f"{model_id}@pretraining@estimate"
     basis = {"model_id": model_id, "organization": organization,
              "epoch_country": epoch_country(_clean(row.get("organization_country")))}
-    location, origin = grid_location(basis, registry)
+    location, origin = grid_location(basis, registry, reference)
     inputs = {"hardware": row["hardware"], "chip_hours": float(row["chip_hours"]), "year": _clean(row["year"]),
               "organization": organization, "chip_hours_origin": EPOCH, "location": location}
     run = {

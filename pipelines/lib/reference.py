@@ -267,6 +267,8 @@ def resolve_location(text: str | None, reference: Reference | None = None) -> st
 
 
 def _resolve_location(raw: str, ref: Reference) -> str | None:
+    if re.fullmatch(r"[A-Z]{2}-[A-Z0-9]{1,3}", raw):  # already a location id ('US-OK', from the model registry)
+        return raw if raw in set(ref.grid_intensity.zone_id) else raw[:2]
     site = _datacenter(raw, ref)
     if site:
         return site
