@@ -133,7 +133,7 @@ class DumpReport:
                 f"{self.cards_unchanged}), errors={len(self.errors)}, prefilter {self.prefilter_s:.1f}s")
 
 
-def dump_setting(environ: Mapping[str, str] | None = None) -> str | list[str] | Path | None:
+def dump_setting(environ: Mapping[str, str] | None = None) -> list[str] | Path | None:
     """What AI_EMISSIONS_HUB_DUMP names: a folder (Path), URLs (list), or None when unset.
 
     Raises ValueError for anything else: a mistyped setting must not pass for an empty dump."""
