@@ -54,7 +54,8 @@ def test_a_fresh_epoch_table_feeds_the_estimates(data_copy, online):
 
 
 def test_an_unreadable_epoch_table_is_quarantined_and_the_pinned_snapshot_stands(data_copy, online):
-    server = serve_epoch(data_copy, b"name,something\nx,1\n")
+    # a CSV of the right size with none of the columns the mapping needs (a stub would be rejected at fetch)
+    server = serve_epoch(data_copy, b"name,something\n" + b"a model,1\n" * 2000)
     try:
         refresh()
     finally:

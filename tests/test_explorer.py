@@ -52,8 +52,12 @@ def contract_table(name: str, rows: list[dict], extra: list[pa.Field] = ()) -> p
 
 
 def _run(model_id, model_name, organization, stage, **figures):
+    estimated = figures.get("emissions_origin") == "estimated"
     return {"run_id": f"{model_id}@{stage}", "model_id": model_id, "model_name": model_name,
-            "organization": organization, "stage": stage, "is_restatement": False, **figures}
+            "organization": organization, "stage": stage, "is_restatement": False,
+            "disclosure_type": "estimate" if estimated else "first-party", "is_primary": not estimated,
+            "is_aggregate": False, "has_conflict": False, "n_sources": 1, "precedence": 1, "is_headline": True,
+            "headline_reason": "this project's estimate" if estimated else "first-party original figure", **figures}
 
 
 def _disclosure(n, model_id, model_name, stage, metric, value, unit, printed, unit_printed, locator, source, **more):

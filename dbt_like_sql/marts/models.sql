@@ -6,7 +6,8 @@
 with registry as (
     select
         model_id, model_name, organization, family_id, base_model_id, is_aggregate,
-        array_to_string(member_model_ids, ',') as member_model_ids, parameters, release_year, training_year,
+        nullif(array_to_string(member_model_ids, ','), '') as member_model_ids, parameters, release_year,
+        training_year,
         training_location, epoch_name, citation, registry_origin
     from model_registry
 ),

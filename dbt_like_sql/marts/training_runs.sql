@@ -28,7 +28,7 @@ estimated as (
         false as is_superseded, false as is_copy, false as is_primary, 'estimate' as disclosure_type,
         []::varchar[] as contains_stages, null::varchar as not_headline_reason,
         null::date as source_published_date, e.source_url, null::varchar as verification,
-        'estimated' as emissions_origin
+        if(x.estimated_tco2e is null, null, 'estimated') as emissions_origin
     from estimate_runs as e
     join run_estimates as x using (run_id)
 ),
@@ -182,7 +182,7 @@ select
     is_primary,
     is_restatement,
     is_aggregate,
-    array_to_string(member_model_ids, ',') as member_model_ids,
+    nullif(array_to_string(member_model_ids, ','), '') as member_model_ids,
     family_id,
     boundary,
     has_conflict,
