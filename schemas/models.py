@@ -61,6 +61,15 @@ class Models(ContractModel):
                                                 ge=0)
     inference_functional_unit: Series[str] = col("The functional unit as printed", nullable=True)
     inference_source_id: Series[str] = col("Source of inference_wh_per_query", nullable=True)
+    measured_inference_wh_per_query: Series[float] = col(
+        "GPU energy per query measured by a public benchmark (third-party; AI Energy Score, ML.ENERGY), the "
+        "model's headline row of inference_measurements", unit="Wh", nullable=True, ge=0)
+    measured_inference_project: Series[str] = col("Benchmark that measured measured_inference_wh_per_query",
+                                                  nullable=True)
+    measured_inference_task: Series[str] = col("Benchmark task of that measurement", nullable=True)
+    measured_inference_hardware: Series[str] = col("GPU of that measurement", nullable=True)
+    measured_inference_measurement_id: Series[str] = col("That measurement in inference_measurements",
+                                                         nullable=True)
     water_l: Series[float] = col("Published water consumption of training (else of the total)", unit="L",
                                  nullable=True, ge=0)
     water_stage: Series[str] = col("Stage water_l covers", nullable=True)

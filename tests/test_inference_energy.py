@@ -170,6 +170,10 @@ def test_online_the_fetched_files_move_forward_and_bad_ones_leave_the_pinned_row
                       "source_url like 'https://github.com/ebbalg/%'")[0][0] > 30
     missing = fetch(env, f"select count(*) from int_fetch_errors where source_id = '{AIES.source_id}'")[0][0]
     assert missing == len(AIES.tasks) - 1  # every task file the server did not have
+    # models shows the headline: the lowest per-query figure of the model's first task on H100 (gpqa, batch 16)
+    assert fetch(env, "select measured_inference_wh_per_query, measured_inference_project, measured_inference_task, "
+                      "measured_inference_hardware from models where model_id = 'meta-llama/Llama-3.3-70B-Instruct'"
+                 ) == [(1.0, "ML.ENERGY Leaderboard", "gpqa", "H100")]
     # every pinned row, except the two ML.ENERGY tasks served (2 files x 2 configurations x 2 figures)
     pinned = sum(1 for name in (MLENERGY.pinned, AIES.pinned)
                  for line in (ie.REFERENCE_DIR / name).read_text().splitlines()[1:]

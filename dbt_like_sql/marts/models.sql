@@ -73,6 +73,13 @@ inference as (
     qualify row_number() over (partition by model_id order by is_restatement, functional_unit, disclosure_id) = 1
 ),
 
+measured as (
+    -- measured by a public benchmark (third-party): the model's headline row of inference_measurements
+    select model_id, energy_wh_per_query, project, task, hardware, measurement_id
+    from inference_measurements
+    where is_headline
+),
+
 water as (
     select model_id, value as water_l, stage as water_stage, source_id
     from disclosures
@@ -127,6 +134,11 @@ select
     i.wh_per_query as inference_wh_per_query,
     i.functional_unit as inference_functional_unit,
     i.source_id as inference_source_id,
+    mi.energy_wh_per_query as measured_inference_wh_per_query,
+    mi.project as measured_inference_project,
+    mi.task as measured_inference_task,
+    mi.hardware as measured_inference_hardware,
+    mi.measurement_id as measured_inference_measurement_id,
     w.water_l,
     w.water_stage,
     m.epoch_name,
@@ -145,6 +157,7 @@ left join published as d on d.model_id = m.model_id and d.stage = 'development'
 left join preferred as f on f.model_id = m.model_id and f.stage = 'fine-tuning'
 left join published as tot on tot.model_id = m.model_id and tot.stage = 'total'
 left join inference as i using (model_id)
+left join measured as mi using (model_id)
 left join water as w using (model_id)
 left join counts as c using (model_id)
 order by m.model_id
