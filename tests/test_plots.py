@@ -42,5 +42,5 @@ def test_plots_nobody_collects_are_stopped_and_cleaned_up(tables):
 
 def test_a_plot_that_cannot_be_drawn_is_reported_with_its_cause(tables, tmp_path):
     broken = {**tables, "training_runs": tables["training_runs"].drop_columns(["year"])}
-    with start_plots(broken) as plotting, pytest.raises(KeyError, match="'year'"):
+    with start_plots(broken) as plotting, pytest.raises(RuntimeError, match="KeyError: 'year'"):
         plotting.finish(tmp_path)

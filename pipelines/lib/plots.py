@@ -1,6 +1,6 @@
 """PNG plots of a release, drawn from the release's own tables (deterministic bytes).
 
-`start_plots` draws them in a child process (a one-process pool) while the release writes its tables:
+`start_plots` draws them in a child process (multiprocessing) while the release writes its tables:
 matplotlib's import and drawing took about half of a 5,000-card release step, on one core of two.
 """
 
@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import multiprocessing
 import shutil
+import sys
 import tempfile
+import traceback
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -20,6 +22,7 @@ SCORECARD_ITEMS = ["has_hardware", "has_chip_hours", "has_energy", "has_location
                    "has_emissions", "has_market_based_emissions", "has_embodied_emissions", "has_inference_figures"]
 _PNG_METADATA = {"Software": None}  # no version stamp: same tables, same bytes
 _TOP_ORGANIZATIONS = 10
+_FAILURE = "drawing-failed.txt"  # the child's traceback, in the scratch folder
 
 
 def _pyplot():
@@ -157,23 +160,37 @@ class PendingPlots:
         self.names = [name for name, _, table in _PLAN if table in self._rows]  # the files `finish` will move
         self._scratch = Path(tempfile.mkdtemp(prefix="ai-emissions-plots-"))
         # forked: it starts at once with this module imported (a spawned one would re-import the command)
-        self._pool = multiprocessing.get_context("fork").Pool(1)
-        self._drawing = self._pool.apply_async(_draw, (self._scratch, self._rows))
+        self._process = multiprocessing.get_context("fork").Process(
+            target=_draw_in_child, args=(self._scratch, self._rows), name="release-plots", daemon=True)
+        self._process.start()
 
     def finish(self, folder: Path) -> list[str]:
-        """Wait for the plots and move them into `folder`; returns the file names. Raises what drawing raised."""
-        names = self._drawing.get()
-        for name in names:
+        """Wait for the plots and move them into `folder`; returns the file names. Raises if drawing failed."""
+        self._process.join()
+        failure = self._scratch / _FAILURE
+        if self._process.exitcode != 0 or failure.exists():
+            detail = failure.read_text() if failure.exists() else f"exit code {self._process.exitcode}"
+            raise RuntimeError(f"drawing the release plots failed:\n{detail}")
+        for name in self.names:
             shutil.move(self._scratch / name, folder / name)
-        return names
+        return self.names
 
     def __enter__(self) -> PendingPlots:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self._pool.terminate()  # a drawing nobody asked for stops here
-        self._pool.join()
+        if self._process.is_alive():  # a drawing nobody asked for (the release was unchanged) stops here
+            self._process.kill()
+        self._process.join()
         shutil.rmtree(self._scratch, ignore_errors=True)
+
+
+def _draw_in_child(folder: Path, rows: Mapping[str, list[dict]]) -> None:
+    try:
+        _draw(folder, rows)
+    except Exception:
+        (folder / _FAILURE).write_text(traceback.format_exc())
+        sys.exit(1)
 
 
 def start_plots(tables: Mapping[str, pa.Table]) -> PendingPlots:
