@@ -206,3 +206,17 @@ def test_datapackage_fields_come_from_the_contracts(released):
         assert resources[name]["schema"]["primaryKey"] == list(contract.primary_key)
     units = {f["name"]: f.get("unit") for f in resources["training_runs"]["schema"]["fields"]}
     assert units["emissions_tco2e"] == "tCO2e" and units["energy_kwh"] == "kWh"
+
+
+def test_withdrawn_releases_are_named_once_in_the_next_changelog_and_never_reused(tmp_path):
+    from pipelines.lib.release import WITHDRAWN, changelog_markdown, next_version, withdrawn_since
+
+    (tmp_path / WITHDRAWN).write_text(yaml.safe_dump([
+        {"version": "2031.01.02", "withdrawn_on": "2031-02-01", "reason": "internal references in its sources"},
+        {"version": "2031.01.02.2", "withdrawn_on": "2031-02-01", "reason": "internal references in its sources"}]))
+    withdrawn = withdrawn_since(tmp_path, None)
+    text = changelog_markdown("2031.02.01", None, {}, withdrawn)
+    assert "2031.01.02.2 (withdrawn 2031-02-01): internal references" in text and "withdrawn." in text
+    # a release cut after the withdrawal does not repeat it
+    assert withdrawn_since(tmp_path, "2031.02.01") == []
+    assert next_version(tmp_path, dt.date(2031, 1, 2)) == "2031.01.02.3"

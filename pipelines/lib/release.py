@@ -22,11 +22,13 @@ import duckdb
 import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
+import yaml
 
 from pipelines.lib.locking import FolderBusy, folder_lock
 from schemas import PublishedTable
 
 LATEST = "LATEST"
+WITHDRAWN = "WITHDRAWN.yaml"
 STAGING_PREFIX = ".release-"  # a release being written; renamed to its version when complete
 RELEASE_LOCK_WAIT_S = 600.0  # how long a release waits for another writer into the same exports folder
 DATA_LICENSE = {"name": "CC-BY-4.0", "title": "Creative Commons Attribution 4.0 International",
@@ -128,11 +130,16 @@ def _previous_digest(exports_dir: Path, version: str | None) -> str | None:
 
 def next_version(exports_dir: Path, release_date: dt.date) -> str:
     """CalVer: YYYY.MM.DD, then YYYY.MM.DD.2, .3... for further releases on the same day."""
+    withdrawn = {str(e["version"]) for e in withdrawn_since(exports_dir, None)}
+
+    def taken(v: str) -> bool:  # a withdrawn version is never reused
+        return (exports_dir / v).exists() or v in withdrawn
+
     base = release_date.strftime("%Y.%m.%d")
-    if not (exports_dir / base).exists():
+    if not taken(base):
         return base
     n = 2
-    while (exports_dir / f"{base}.{n}").exists():
+    while taken(f"{base}.{n}"):
         n += 1
     return f"{base}.{n}"
 
@@ -190,10 +197,29 @@ def _missing(value) -> bool:
     return value is None or (isinstance(value, float) and math.isnan(value))
 
 
-def changelog_markdown(version: str, previous: str | None, diffs: Mapping[str, dict]) -> str:
+def _version_key(version: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in version.split(".") if part.isdigit())
+
+
+def withdrawn_since(exports_dir: Path, previous: str | None) -> list[dict]:
+    """Releases withdrawn after `previous` was published (exports/WITHDRAWN.yaml: version, withdrawn_on,
+    reason): the next CHANGELOG says so once. A withdrawn folder is removed; its version is never reused."""
+    path = exports_dir / WITHDRAWN
+    if not path.exists():
+        return []
+    entries = yaml.safe_load(path.read_text()) or []
+    return [e for e in entries if previous is None or _version_key(str(e["version"])) > _version_key(previous)]
+
+
+def changelog_markdown(version: str, previous: str | None, diffs: Mapping[str, dict],
+                       withdrawn: list[dict] | None = None) -> str:
     lines = [f"# Changes in {version}", ""]
+    if withdrawn:
+        lines += ["## Withdrawn releases", "",
+                  *[f"- {e['version']} (withdrawn {e['withdrawn_on']}): {e['reason']}" for e in withdrawn], ""]
     if previous is None:
-        lines += ["First release: every row is new.", ""]
+        lines += ["Every row is new: " + ("the releases before this one were withdrawn." if withdrawn
+                                           else "this is the first release."), ""]
     else:
         lines += [f"Compared with the previous release, {previous}. Rows are named by their stable id.", ""]
     for name, diff in diffs.items():
@@ -281,7 +307,8 @@ def _write_release(exports_dir: Path, published: Mapping[str, PublishedTable], t
             return pq.read_table(path) if path is not None and path.exists() else None
 
         diffs = {name: diff_tables(prior(name), data, published[name].primary_key) for name, data in tables.items()}
-        (staging / "CHANGELOG.md").write_text(changelog_markdown(version, previous, diffs))
+        (staging / "CHANGELOG.md").write_text(changelog_markdown(version, previous, diffs,
+                                                                 withdrawn_since(exports_dir, previous)))
         (staging / "README.md").write_text(data_card(version, release_date, tables, diffs))
         if extra_files:
             extra_files(staging, version, tables)
