@@ -143,6 +143,8 @@ def work_env(work: Path, endpoint: str, bytecode_cache: bool) -> dict[str, str]:
            "DAGSTER_HOME": str(work / "dagster_home"), "AI_EMISSIONS_DATA": str(data), "HF_ENDPOINT": endpoint}
     for name in ("AI_EMISSIONS_OFFLINE", "HF_TOKEN", "SOURCE_DATE_EPOCH"):
         env.pop(name, None)
+    (work / "no-dump").mkdir(exist_ok=True)
+    env["AI_EMISSIONS_HUB_DUMP"] = str(work / "no-dump")  # the card dump has its own benchmark
     if bytecode_cache:  # compiled modules kept (privately) between runs, as on an ordinary install
         env.pop("PYTHONDONTWRITEBYTECODE", None)
         env["PYTHONPYCACHEPREFIX"] = str(work / "pycache")

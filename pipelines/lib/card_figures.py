@@ -10,6 +10,7 @@ cache into the `card_figures` and `card_quarantine` tables, so cached cards neve
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import itertools
 import json
@@ -163,8 +164,12 @@ def _parse_in_workers(items: Iterable[tuple[str, str, str, bytes]], workers: int
     once, with the parser already imported (a spawned worker would re-import the command that started it)."""
     remaining = iter(items)
     chunks = iter(lambda: list(itertools.islice(remaining, _CHUNK)), [])
-    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
-        return [row for rows in pool.map(_parse_chunk, chunks) for row in rows]
+    gc.freeze()  # the workers' garbage collections then leave the pages they share with this process alone
+    try:
+        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
+            return [row for rows in pool.map(_parse_chunk, chunks) for row in rows]
+    finally:
+        gc.unfreeze()
 
 
 def _parse_chunk(chunk: list[tuple[str, str, str, bytes]]) -> list[dict]:

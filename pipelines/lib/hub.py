@@ -23,8 +23,8 @@ Remote data never chooses a file path: repo ids and revisions are validated befo
 in a URL, and stored bytes are named by their sha256 only.
 
 Politeness: requests stay within the quota the Hub announces (``RateLimit`` headers, see ``rate_limits``);
-when it is used up the refresh waits for the window to reset and says so (``progress`` logger). Fetched cards
-are stored in batches (objects synced together, their rows in one transaction: ``SnapshotStore.put_and_record``).
+when it is used up the refresh waits for the window to reset and says so (``progress`` logger). This module
+discovers; ``hub_download`` fetches and stores the cards.
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ import os
 import re
 import time
 from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -45,6 +45,13 @@ from urllib.parse import quote, urlsplit
 import yaml
 
 from pipelines.lib.http import AsyncFetcher, FetchError, FetchPolicy, same_origin
+from pipelines.lib.hub_download import (
+    KIND_CARD,
+    Candidate,
+    CardDownloads,
+    FetchFailure,
+    record_failure,
+)
 from pipelines.lib.snapshots import STATUS_ERROR, STATUS_MISSING, STATUS_OK, SnapshotStore
 
 log = logging.getLogger(__name__)
@@ -54,8 +61,7 @@ DEFAULT_ENDPOINT = "https://huggingface.co"
 LISTING_FILTER = "co2_eq_emissions"
 WATCHLIST_PATH = Path(__file__).resolve().parents[2] / "data" / "sources" / "hub_watchlist.yaml"
 
-# Manifest kinds written by this module.
-KIND_CARD = "card"
+# Manifest kinds written by this module (and KIND_CARD, by hub_download).
 KIND_LISTING = "hub_listing"
 KIND_INFO = "hub_model_info"
 KIND_REJECTED = "hub_rejected"
@@ -63,7 +69,6 @@ KIND_REJECTED = "hub_rejected"
 # Request labels (keys of IngestReport.requests).
 ENDPOINT_LIST = "list"
 ENDPOINT_INFO = "info"
-ENDPOINT_RESOLVE = "resolve"
 
 # Same rules as the Hub: optional namespace, then a name; letters, digits, '-', '_', '.';
 # no '--' or '..', no leading/trailing '-' or '.', at most 96 characters.
@@ -72,9 +77,6 @@ REPO_ID_RE = re.compile(rf"^(?:{_REPO_PART}/)?{_REPO_PART}$")
 REVISION_RE = re.compile(r"^[0-9a-f]{40}$")
 _MAX_LISTING_PAGES = 10_000
 
-_STORE_BATCH = 32  # fetched cards stored together (two file-system syncs and one transaction a batch)...
-_STORE_WAIT_S = 0.05  # ...or as many as came within this long
-_STORE_BACKLOG_BYTES = 64 * 1024 * 1024  # fetched and not yet stored: past this, fetching waits for the disk
 
 
 def is_valid_repo_id(repo_id: object) -> bool:
@@ -103,13 +105,6 @@ class CardSnapshot:
     fetched_at: str
     card_data: dict[str, Any] | None  # the Hub's parsed card metadata (listing or model info)
     discovered_by: str  # "listing" or "watchlist"
-
-
-@dataclass(frozen=True)
-class FetchFailure:
-    repo_id: str | None
-    url: str
-    reason: str
 
 
 @dataclass
@@ -147,14 +142,6 @@ class IngestReport:
         if self.unreachable:
             parts.append(f"unreachable={self.unreachable}")
         return "hub refresh: " + ", ".join(parts)
-
-
-@dataclass(frozen=True)
-class _Candidate:
-    repo_id: str
-    revision: str
-    card_data: dict[str, Any] | None
-    discovered_by: str
 
 
 class HubIngestor:
@@ -226,12 +213,11 @@ class HubIngestor:
                 report.errors.append(failure)
 
         async with AsyncFetcher(self.policy, token=self._token, token_origin=self.endpoint,
-                                transport=self._transport, on_quota_wait=_say_quota_wait) as fetcher:
-            queue: asyncio.Queue[_Candidate | None] = asyncio.Queue()
-            batch = _StoreBatch(self.store)
+                                transport=self._transport, on_quota_wait=_say_quota_wait) as fetcher, \
+                CardDownloads(fetcher, self.store, self.endpoint, settle) as downloads:
             scheduled: set[str] = set()
 
-            def consider(candidate: _Candidate) -> None:
+            def consider(candidate: Candidate) -> None:
                 if candidate.repo_id in scheduled:
                     return
                 scheduled.add(candidate.repo_id)
@@ -239,28 +225,15 @@ class HubIngestor:
                 if previous is not None and previous.revision == candidate.revision:
                     outcomes["unchanged"] += 1
                     return
-                queue.put_nowait(candidate)
+                downloads.add(candidate)
 
-            async def download() -> None:
-                while (candidate := await queue.get()) is not None:
-                    await self._fetch_card(fetcher, candidate, batch, settle)
-
-            downloads = [asyncio.create_task(download()) for _ in range(max(1, self.policy.concurrency))]
-            try:
-                listed, without_sha = await self._list(fetcher, report, consider)
-                report.listed = len(listed)
-                info_needed = {repo_id: "listing" for repo_id in without_sha}
-                info_needed.update({r: "watchlist" for r in self.watchlist if r not in listed})
-                await asyncio.gather(*(self._model_info(fetcher, repo_id, found_by, report, consider, outcomes)
-                                       for repo_id, found_by in info_needed.items()))
-                for _ in downloads:
-                    queue.put_nowait(None)
-                await asyncio.gather(*downloads)
-                await batch.flush()
-            finally:  # on an error, stop fetching
-                for task in downloads:
-                    task.cancel()
-                await asyncio.gather(*downloads, return_exceptions=True)
+            listed, without_sha = await self._list(fetcher, report, consider)
+            report.listed = len(listed)
+            info_needed = {repo_id: "listing" for repo_id in without_sha}
+            info_needed.update({r: "watchlist" for r in self.watchlist if r not in listed})
+            await asyncio.gather(*(self._model_info(fetcher, repo_id, found_by, report, consider, outcomes)
+                                   for repo_id, found_by in info_needed.items()))
+            await downloads.finish()
             report.requests = dict(fetcher.stats.requests)
             report.retries = dict(fetcher.stats.retries)
             report.unreachable = fetcher.unreachable_origins
@@ -399,32 +372,10 @@ class HubIngestor:
         else:
             consider(candidate)
 
-    async def _fetch_card(self, fetcher: AsyncFetcher, candidate: _Candidate, batch: _StoreBatch,
-                          settle: Callable[[str, FetchFailure | None], None]) -> None:
-        """Fetch one card; ``settle(outcome, failure)`` is called once its manifest row is written."""
-        repo_id, revision = candidate.repo_id, candidate.revision
-        url = f"{self.endpoint}/{quote(repo_id, safe='/')}/resolve/{revision}/README.md"
-        metadata = {"card_data": candidate.card_data, "discovered_by": candidate.discovered_by}
-        try:
-            fetched = await fetcher.get(url, label=ENDPOINT_RESOLVE)
-        except FetchError as error:
-            if error.reason == "not_found":
-                self.store.record(kind=KIND_CARD, url=url, repo_id=repo_id, revision=revision,
-                                  status=STATUS_MISSING, http_status=error.status, error="not_found",
-                                  metadata=metadata)
-                settle("no_card", None)
-                return
-            settle("failed", self._record_failure(KIND_CARD, repo_id, url, error.reason, revision=revision,
-                                                  http_status=error.status, metadata=metadata))
-            return
-        row = {"kind": KIND_CARD, "url": url, "repo_id": repo_id, "revision": revision, "status": STATUS_OK,
-               "http_status": fetched.status, "bytes": len(fetched.body), "metadata": metadata}
-        await batch.add(fetched.body, row, lambda: settle("fetched", None))
-
     # -- helpers ---------------------------------------------------------------------------
 
     def _candidate(self, entry: object, discovered_by: str, report: IngestReport, source_url: str
-                   ) -> _Candidate | None:
+                   ) -> Candidate | None:
         if not isinstance(entry, dict):
             self._fail(report, KIND_REJECTED, None, source_url, "bad_entry")
             return None
@@ -440,75 +391,11 @@ class HubIngestor:
         card_data = entry.get("cardData")
         if not isinstance(card_data, dict):
             card_data = None
-        return _Candidate(repo_id, revision, card_data, discovered_by)
+        return Candidate(repo_id, revision, card_data, discovered_by)
 
     def _fail(self, report: IngestReport, kind: str, repo_id: str | None, url: str, reason: str,
               **details: Any) -> None:
-        report.errors.append(self._record_failure(kind, repo_id, url, reason, **details))
-
-    def _record_failure(self, kind: str, repo_id: str | None, url: str, reason: str, *,
-                        revision: str | None = None, http_status: int | None = None,
-                        metadata: Mapping[str, Any] | None = None) -> FetchFailure:
-        """Record a failed fetch in the manifest (retried next refresh) and return it for the report."""
-        self.store.record(kind=kind, url=url, repo_id=repo_id, revision=revision, status=STATUS_ERROR,
-                          http_status=http_status, error=reason, metadata=metadata)
-        return FetchFailure(repo_id, url, reason)
-
-
-class _StoreBatch:
-    """Fetched cards stored in batches (``SnapshotStore.put_and_record``): a batch is stored once it holds
-    ``_STORE_BATCH`` cards or its first card has waited ``_STORE_WAIT_S``, one batch at a time while the next one
-    gathers. Each card is settled once its row is written."""
-
-    def __init__(self, store: SnapshotStore) -> None:
-        self.store = store
-        self.items: list[tuple[bytes, dict[str, Any], Callable[[], None]]] = []
-        self.pending_bytes = 0
-        self.storing: asyncio.Task[None] | None = None
-        self.timer: asyncio.TimerHandle | None = None
-        self.error: BaseException | None = None
-
-    async def add(self, body: bytes, row: dict[str, Any], on_stored: Callable[[], None]) -> None:
-        self.items.append((body, row, on_stored))
-        self.pending_bytes += len(body)
-        if self.storing is None:
-            self._schedule()
-        elif self.pending_bytes > _STORE_BACKLOG_BYTES:  # the disk is slower than the network: wait for it
-            await asyncio.shield(self.storing)
-
-    def _schedule(self) -> None:
-        if len(self.items) >= _STORE_BATCH:
-            self._start()
-        elif self.items and self.timer is None:
-            self.timer = asyncio.get_running_loop().call_later(_STORE_WAIT_S, self._start)
-
-    def _start(self) -> None:
-        if self.timer is not None:
-            self.timer.cancel()
-            self.timer = None
-        if self.storing is None and self.items and self.error is None:
-            self.storing = asyncio.create_task(self._store())
-
-    async def _store(self) -> None:
-        items, self.items, self.pending_bytes = self.items, [], 0
-        try:
-            await asyncio.to_thread(self.store.put_and_record, [(body, row) for body, row, _ in items])
-        except BaseException as error:  # raised by flush(); no later batch is stored
-            self.error = error
-            return
-        finally:
-            self.storing = None
-        for _, _, on_stored in items:
-            on_stored()
-        self._schedule()  # what gathered meanwhile
-
-    async def flush(self) -> None:
-        """Store every card added so far; raises what storing raised."""
-        while self.error is None and (self.items or self.storing is not None):
-            self._start()
-            await asyncio.shield(self.storing)
-        if self.error is not None:
-            raise self.error
+        report.errors.append(record_failure(self.store, kind, repo_id, url, reason, **details))
 
 
 def _say_quota_wait(bucket: str, seconds: float) -> None:

@@ -6,6 +6,7 @@ matplotlib's import and drawing took about half of a 5,000-card release step, on
 
 from __future__ import annotations
 
+import gc
 import multiprocessing
 import shutil
 import sys
@@ -162,7 +163,11 @@ class PendingPlots:
         # forked: it starts at once with this module imported (a spawned one would re-import the command)
         self._process = multiprocessing.get_context("fork").Process(
             target=_draw_in_child, args=(self._scratch, self._rows), name="release-plots", daemon=True)
-        self._process.start()
+        gc.freeze()  # the child's garbage collections then leave the pages it shares with this process alone
+        try:
+            self._process.start()
+        finally:
+            gc.unfreeze()
 
     def finish(self, folder: Path) -> list[str]:
         """Wait for the plots and move them into `folder`; returns the file names. Raises if drawing failed."""
