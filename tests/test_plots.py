@@ -1,12 +1,11 @@
-"""Release plots drawn in a child process: the same bytes as drawn in place, and no process left behind."""
+"""Release plots: deterministic bytes from the release's own tables."""
 
-import multiprocessing
 from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
 
-from pipelines.lib.plots import start_plots, write_plots
+from pipelines.lib.plots import write_plots
 
 RELEASES = Path(__file__).resolve().parents[1] / "exports"
 
@@ -19,28 +18,19 @@ def tables():
             for name in ("training_runs", "disclosure_scorecard", "backtest", "sources")}
 
 
-def test_plots_drawn_in_a_child_process_match_those_drawn_in_place(tables, tmp_path):
-    here, there = tmp_path / "in_place", tmp_path / "child"
-    here.mkdir()
-    there.mkdir()
-    names = write_plots(here, tables)
-    with start_plots(tables) as plotting:
-        assert plotting.names == names
-        assert plotting.finish(there) == names
+def test_plots_are_deterministic_bytes(tables, tmp_path):
+    first, second = tmp_path / "first", tmp_path / "second"
+    first.mkdir()
+    second.mkdir()
+    names = write_plots(first, tables)
     assert names == ["emissions_by_year.png", "disclosure_scorecard.png", "backtest.png"]
+    assert write_plots(second, tables) == names
     for name in names:
-        assert (there / name).read_bytes() == (here / name).read_bytes(), name
+        assert (first / name).read_bytes().startswith(b"\x89PNG"), name
+        assert (first / name).read_bytes() == (second / name).read_bytes(), name
 
 
-def test_plots_nobody_collects_are_stopped_and_cleaned_up(tables):
-    with start_plots(tables) as plotting:
-        children, scratch = multiprocessing.active_children(), plotting._scratch
-        assert children and scratch.is_dir()
-    assert not any(child.is_alive() for child in children)  # the drawing process is gone
-    assert not scratch.exists()
-
-
-def test_a_plot_that_cannot_be_drawn_is_reported_with_its_cause(tables, tmp_path):
+def test_a_plot_that_cannot_be_drawn_raises_its_cause(tables, tmp_path):
     broken = {**tables, "training_runs": tables["training_runs"].drop_columns(["year"])}
-    with start_plots(broken) as plotting, pytest.raises(RuntimeError, match="KeyError: 'year'"):
-        plotting.finish(tmp_path)
+    with pytest.raises(KeyError, match="'year'"):
+        write_plots(tmp_path, broken)

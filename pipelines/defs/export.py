@@ -7,7 +7,7 @@ from pipelines.defs.resources import PathsResource
 from pipelines.lib import release as releases
 from pipelines.lib.datacard import ATTRIBUTION, data_card, with_attribution
 from pipelines.lib.explorer import write_explorer
-from pipelines.lib.plots import start_plots
+from pipelines.lib.plots import write_plots
 from schemas import PUBLISHED_TABLES
 
 
@@ -24,23 +24,21 @@ def release(config: ReleaseConfig, paths: PathsResource, duckdb: DuckDBResource)
     release_date = releases.release_date_from_env()
     tables = {name: releases.conform(PUBLISHED_TABLES[name], data) for name, data in tables.items()}
 
-    # the plots are drawn in a child process while the tables are written and compared
-    with start_plots(tables) as plotting:
-        def extra_files(folder, version, tables):
-            write_explorer(folder, version, tables, release_date=release_date.isoformat(), plots=plotting.names,
-                           wait_for_plots=lambda: plotting.finish(folder))
+    def extra_files(folder, version, tables):  # only for a new release: an unchanged one draws nothing
+        plots = write_plots(folder, tables)
+        write_explorer(folder, version, tables, release_date=release_date.isoformat(), plots=plots)
 
-        result = releases.write_release(
-            paths.paths.exports_dir,
-            PUBLISHED_TABLES,
-            tables,
-            release_date=release_date,
-            datapackage_extra={"sources": with_attribution([{"title": title, "path": url} for title, url in sources]),
-                               "attribution": ATTRIBUTION},
-            data_card=data_card,
-            extra_files=extra_files,
-            version=config.version or None,
-        )
+    result = releases.write_release(
+        paths.paths.exports_dir,
+        PUBLISHED_TABLES,
+        tables,
+        release_date=release_date,
+        datapackage_extra={"sources": with_attribution([{"title": title, "path": url} for title, url in sources]),
+                           "attribution": ATTRIBUTION},
+        data_card=data_card,
+        extra_files=extra_files,
+        version=config.version or None,
+    )
     return dg.MaterializeResult(metadata={
         "version": result.version,
         "is_new": result.is_new,

@@ -1,17 +1,10 @@
 """PNG plots of a release, drawn from the release's own tables (deterministic bytes).
 
-`start_plots` draws them in a child process (multiprocessing) while the release writes its tables:
-matplotlib's import and drawing took about half of a 5,000-card release step, on one core of two.
+Drawn only when a new release is written; matplotlib is imported then (about a second, with the drawing).
 """
 
 from __future__ import annotations
 
-import gc
-import multiprocessing
-import shutil
-import sys
-import tempfile
-import traceback
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -23,7 +16,6 @@ SCORECARD_ITEMS = ["has_hardware", "has_chip_hours", "has_energy", "has_location
                    "has_emissions", "has_market_based_emissions", "has_embodied_emissions", "has_inference_figures"]
 _PNG_METADATA = {"Software": None}  # no version stamp: same tables, same bytes
 _TOP_ORGANIZATIONS = 10
-_FAILURE = "drawing-failed.txt"  # the child's traceback, in the scratch folder
 
 
 def _pyplot():
@@ -124,7 +116,7 @@ def backtest(table: list[dict], path: Path) -> None:
 _PLAN = [("emissions_by_year.png", emissions_by_year, "training_runs"),
          ("disclosure_scorecard.png", scorecard, "disclosure_scorecard"),
          ("backtest.png", backtest, "backtest")]
-# the columns each plot reads: only these are handed to the drawing (less memory in the plotting process)
+# the columns each plot reads
 _COLUMNS = {
     "training_runs": ["organization", "year", "stage", "emissions_tco2e", "emissions_origin", "estimate_low_tco2e",
                       "estimate_high_tco2e"],
@@ -150,55 +142,4 @@ def _plotted_rows(tables: Mapping[str, pa.Table]) -> dict[str, list[dict]]:
 def write_plots(folder: Path, tables: Mapping[str, pa.Table]) -> list[str]:
     """Draw every plot whose tables are in the release; returns the file names written."""
     return _draw(folder, _plotted_rows(tables))
-
-
-class PendingPlots:
-    """Plots being drawn in a child process: `finish` moves them into the release folder; leaving the `with`
-    block stops a drawing nobody asked for (the release was unchanged) and removes the scratch folder."""
-
-    def __init__(self, tables: Mapping[str, pa.Table]) -> None:
-        self._rows = _plotted_rows(tables)
-        self.names = [name for name, _, table in _PLAN if table in self._rows]  # the files `finish` will move
-        self._scratch = Path(tempfile.mkdtemp(prefix="ai-emissions-plots-"))
-        # forked: it starts at once with this module imported (a spawned one would re-import the command)
-        self._process = multiprocessing.get_context("fork").Process(
-            target=_draw_in_child, args=(self._scratch, self._rows), name="release-plots", daemon=True)
-        gc.freeze()  # the child's garbage collections then leave the pages it shares with this process alone
-        try:
-            self._process.start()
-        finally:
-            gc.unfreeze()
-
-    def finish(self, folder: Path) -> list[str]:
-        """Wait for the plots and move them into `folder`; returns the file names. Raises if drawing failed."""
-        self._process.join()
-        failure = self._scratch / _FAILURE
-        if self._process.exitcode != 0 or failure.exists():
-            detail = failure.read_text() if failure.exists() else f"exit code {self._process.exitcode}"
-            raise RuntimeError(f"drawing the release plots failed:\n{detail}")
-        for name in self.names:
-            shutil.move(self._scratch / name, folder / name)
-        return self.names
-
-    def __enter__(self) -> PendingPlots:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self._process.is_alive():  # a drawing nobody asked for (the release was unchanged) stops here
-            self._process.kill()
-        self._process.join()
-        shutil.rmtree(self._scratch, ignore_errors=True)
-
-
-def _draw_in_child(folder: Path, rows: Mapping[str, list[dict]]) -> None:
-    try:
-        _draw(folder, rows)
-    except Exception:
-        (folder / _FAILURE).write_text(traceback.format_exc())
-        sys.exit(1)
-
-
-def start_plots(tables: Mapping[str, pa.Table]) -> PendingPlots:
-    """Start drawing the plots of these release tables (rows in release order: see `release.conform`)."""
-    return PendingPlots(tables)
 
