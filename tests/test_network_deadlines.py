@@ -61,7 +61,8 @@ class StallingServer:
                 pass
             if self.drip_s is not None:
                 try:
-                    connection.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 1000000\r\n\r\n")
+                    connection.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n"
+                                       b"Content-Length: 1000000\r\n\r\n")
                 except OSError:
                     return
             while not self._stop.wait(self.drip_s or 0.1):
@@ -169,3 +170,25 @@ def test_a_refresh_against_stalling_servers_exits_zero_within_its_network_budget
     assert fetch(stalling_network, "select count(*) from document_fetch_errors")[0][0] > 0
     # the network phase stops at its 4 s budget; the rest of the refresh is local work
     assert took < 4 + 60, took
+
+
+def test_refresh_offline_option_reaches_no_server(tmp_path):
+    """`--offline` reaches the assets as run configuration of the network resource, not as an environment
+    variable: with the environment saying online, no request reaches the Hub or a document host."""
+    import os
+
+    import yaml
+
+    data = copy_data(tmp_path / "data")
+    with StallingServer() as server:
+        registry = data / "sources" / "registry.yaml"
+        entries = yaml.safe_load(registry.read_text())
+        for entry in entries:
+            entry["fetch_url"] = f"{server.url}/{entry['source_id']}"
+        registry.write_text(yaml.safe_dump(entries, sort_keys=False, allow_unicode=True))
+        with pipeline_env(tmp_path, AI_EMISSIONS_OFFLINE="", AI_EMISSIONS_DATA=data, HF_ENDPOINT=server.url):
+            result = refresh("--offline")
+            assert os.environ["AI_EMISSIONS_OFFLINE"] == ""
+        connections = server.connections
+    assert connections == 0, result.output
+    assert "could not reach" not in result.output
