@@ -20,7 +20,8 @@ T, KG, G = 1.0, 1e-3, 1e-6  # in tonnes
 # (metric, printed unit, lower-cased) -> factor to the canonical unit (tCO2e, kWh, hours, W, kg/kWh, L)
 FACTORS = {
     **{("emissions", u): T for u in ("tco2eq", "tco2e", "tco₂e", "tco₂eq", "t co2eq", "tons", "tonnes",
-                                      "metric tonnes", "tons co2eq", "metric tons co2eq", "tons of co2")},
+                                      "metric tonnes", "tons co2eq", "metric tons co2eq", "tons of co2",
+                                      "metric tons of co2", "tons of co2eq")},
     **{("emissions", u): KG for u in ("kg", "kg co2 eq.", "kg co_2 eq.", "kg of co2eq", "kgco2")},
     **{("emissions", u): G for u in ("g", "g co2eq", "gco2e", "grams")},
     ("emissions", "mg"): 1e-9,
@@ -31,7 +32,8 @@ FACTORS = {
     ("energy", "mwh"): 1e3,
     ("energy", "gwh"): 1e6,
     **{("chip_hours", u): 1.0 for u in ("gpu hours", "gpu-hours", "a100 hours", "h100 hours", "tpu v2 hours",
-                                        "hours", "h100 gpu hours", "h800 gpu hours", "a100 80gb hours")},
+                                        "hours", "h100 gpu hours", "h800 gpu hours", "a100 80gb hours",
+                                        "a100 gpu hours", "a100-hours", "compute hours")},
     ("chip_hours", "days"): 24.0,
     ("duration", "hours"): 1.0,
     ("duration", "days"): 24.0,
@@ -41,7 +43,9 @@ FACTORS = {
     ("tdp", "w"): 1.0,
     ("pue", ""): 1.0,
     **{("carbon_intensity", u): 1.0 for u in ("kg co2 per kwh", "kg co2e / kwh", "kg co2e/kwh", "kg co₂e/kwh",
-                                              "kg/kwh", "kg co2e per kwh")},
+                                              "kg/kwh", "kg co2e per kwh", "kg co2eq/kwh")},
+    # a tonne per megawatt-hour is a kilogram per kilowatt-hour
+    **{("carbon_intensity", u): 1.0 for u in ("tco2 /mwh", "tco2e/mwh")},
     **{("carbon_intensity", u): 1e-3 for u in ("gco2eq/kwh", "grams of co2eq per kwh")},
     ("carbon_intensity", "lbs per kwh"): LB_KG,
     ("water", "l"): 1.0,

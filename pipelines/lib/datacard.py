@@ -35,17 +35,20 @@ ATTRIBUTION = [
      "changes": "carbon intensity derived per country, US state and cloud region",
      "used_for": "grid carbon intensity per country, US state and cloud region (ref_grid_intensity)"},
     {"title": "ML.ENERGY Leaderboard v3 (task result files)", "authors": "The ML.ENERGY initiative",
-     "path": "https://github.com/ml-energy/leaderboard/tree/0cd52dab897c5d91a45f4d413038f3b8b4251b0f/public/data/tasks",
+     "path": "https://ml.energy/leaderboard",
      "license": {"name": "Apache-2.0", "path": "https://www.apache.org/licenses/LICENSE-2.0"},
      "snapshot": "2026-02-27", "file": "data/reference/mlenergy_leaderboard_v3.csv",
-     "changes": "energy figures and configuration columns only, one row per configuration (long form)",
+     "changes": "energy figures and configuration columns only, one row per configuration (long form), from "
+                "https://github.com/ml-energy/leaderboard/tree/0cd52dab897c5d91a45f4d413038f3b8b4251b0f/public/data/tasks",
      "used_for": "measured inference energy (inference_measurements)"},
     {"title": "AI Energy Score leaderboard v1 (February 2025 result files, read in a copy by a GitHub user)",
      "authors": "AI Energy Score project (Hugging Face)",
-     "path": "https://github.com/ebbalg/AI-climate-overview/tree/5a804d3bc20984ed22fd8260a5a447e787217e62/data/AI-energy-leaderboard",
+     "path": "https://huggingface.co/spaces/AIEnergyScore/Leaderboard",
      "license": {"name": "Apache-2.0", "path": "https://www.apache.org/licenses/LICENSE-2.0"},
      "snapshot": "2025-07-03", "file": "data/reference/aienergyscore_leaderboard_v1.csv",
-     "changes": "energy figures and configuration columns only, one row per configuration (long form)",
+     "changes": "energy figures and configuration columns only, one row per configuration (long form), read in "
+                "https://github.com/ebbalg/AI-climate-overview/tree/5a804d3bc20984ed22fd8260a5a447e787217e62/data/"
+                "AI-energy-leaderboard",
      "used_for": "measured inference energy (inference_measurements)"},
 ]
 
