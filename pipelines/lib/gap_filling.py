@@ -239,6 +239,9 @@ def estimate_all(runs: pd.DataFrame, epoch_models: pd.DataFrame, registry: Model
             inputs["chip_hours"], inputs["chip_hours_origin"] = float(match["chip_hours"]), EPOCH
             inputs["hardware"] = inputs["hardware"] or _clean(match["hardware"])
             source_id, source_url = EPOCH_SOURCE_ID, epoch.SOURCE_URL
+        elif match is not None and inputs["hardware"] is None:
+            # the sources give the hours but not the chip: Epoch AI's hardware for that model
+            inputs["hardware"] = _clean(match["hardware"])
         run_id = f"{model_id}@{stage}@estimate"
         estimate = estimate_run(run_id, inputs, reference, origin)
         if estimate["estimated_tco2e"] is None:
