@@ -12,6 +12,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 from selenium import webdriver
@@ -309,12 +310,23 @@ def test_latest_committed_release(browser, tmp_path):
     created = json.loads((folder / "datapackage.json").read_text()).get("created", "")
     page = write_explorer(tmp_path, folder.name, tables, release_date=created)
     open_page(browser, page)
-    expected = tables["training_runs"].num_rows
+    runs = tables["training_runs"]
+    # the list shows each model and stage once (its preferred run); a model's page shows all its runs
+    expected = (runs.filter(pc.equal(runs["precedence"], 1)).num_rows if "precedence" in runs.column_names
+                else runs.num_rows)
     assert browser.find_element(By.ID, "count").get_attribute("data-matching") == str(expected)
     assert len(shown_run_ids(browser)) == min(expected, 200)
     first = browser.find_element(By.CSS_SELECTOR, "#runs-body a.model-link")
     model = first.get_attribute("title")
     first.click()
     wait_for_detail(browser)
+    if "is_headline" in runs.column_names:  # the headline run of each stage says why it was chosen
+        model_runs = [r for r in runs.to_pylist() if r["model_id"] == model]
+        cards = browser.find_elements(By.CSS_SELECTOR, "#detail-body article.run-card")
+        assert len(cards) == len(model_runs)
+        headline_cards = [c for c in cards if c.find_elements(By.CSS_SELECTOR, ".badge-headline")]
+        assert len(headline_cards) == sum(r["is_headline"] for r in model_runs)
+        for card in headline_cards:
+            assert "Why this is the headline:" in card.text
     disclosed = sum(1 for m in tables["disclosures"]["model_id"].to_pylist() if m == model)
     assert len(browser.find_elements(By.CSS_SELECTOR, "#disclosures-table tbody tr")) == disclosed
