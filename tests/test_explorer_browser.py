@@ -328,5 +328,11 @@ def test_latest_committed_release(browser, tmp_path):
         assert len(headline_cards) == sum(r["is_headline"] for r in model_runs)
         for card in headline_cards:
             assert "Why this is the headline:" in card.text
+    if "models" in tables:  # the page opens with the model's headline training figure and why it was chosen
+        info = next(m for m in tables["models"].to_pylist() if m["model_id"] == model)
+        summary = browser.find_element(By.ID, "headline-summary").text
+        assert (info["training_tco2e"] is None) == ("No pretraining emissions figure" in summary)
+        if info["training_headline_reason"]:
+            assert info["training_headline_reason"] in summary
     disclosed = sum(1 for m in tables["disclosures"]["model_id"].to_pylist() if m == model)
     assert len(browser.find_elements(By.CSS_SELECTOR, "#disclosures-table tbody tr")) == disclosed

@@ -43,7 +43,7 @@ REQUIRED_COLUMNS = {
                     "locator", "source_id", "source_url"],
     "sources": ["source_id", "title", "url"],
 }
-OPTIONAL_TABLES = ["conflicts"]
+OPTIONAL_TABLES = ["conflicts", "models"]
 # Columns left out of the embedded data: long ids nobody reads on the page (they stay in the files).
 OMITTED_COLUMNS = {"disclosures": {"disclosure_id"}, "conflicts": {"disclosure_id_a", "disclosure_id_b"}}
 # Files every release folder holds besides the tables (see pipelines/lib/release.py).

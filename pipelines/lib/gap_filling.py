@@ -121,12 +121,12 @@ def grid_location(run: dict, registry: ModelRegistry, reference: Reference) -> t
     model = registry.models.get(run.get("model_id"))
     for candidate in (model, registry.models.get(model.base_model_id) if model and model.base_model_id else None):
         if candidate and candidate.training_location:
-            return candidate.training_location, f"model registry: training location of {candidate.model_id}"
+            return candidate.training_location, f"training location of {candidate.model_id} (model registry)"
     org = registry.organization(model.organization if model else run.get("organization"))
     if org and org.country:
-        return org.country, f"model registry: country of {org.name}"
+        return org.country, f"country of {org.name} (model registry)"
     if _clean(run.get("epoch_country")):
-        return run["epoch_country"], "Epoch AI: country of the developer"
+        return run["epoch_country"], "country of the developer (Epoch AI)"
     return None, None
 
 
@@ -135,8 +135,8 @@ def estimate_run(run_id: str, inputs: dict, reference: Reference, location_origi
     lifecycle = estimate_row(inputs, reference, LIFECYCLE).values
     v = operational.values
     intensity_origin = v.get("carbon_intensity_origin")
-    if location_origin and intensity_origin == "reference":
-        intensity_origin = f"reference (grid at the location; location {location_origin})"
+    if location_origin and location_origin != "disclosed" and intensity_origin == "reference":
+        intensity_origin = f"reference (grid of the {location_origin})"
     return {
         "run_id": run_id,
         "estimate_method": METHOD,

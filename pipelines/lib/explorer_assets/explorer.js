@@ -54,6 +54,8 @@
   const disclosures = decode(payload.tables.disclosures);
   const sources = decode(payload.tables.sources);
   const conflicts = decode(payload.tables.conflicts); // null when the release has no conflicts table
+  const models = decode(payload.tables.models); // null when the release has no models table
+  const modelById = new Map(models ? models.rows.map(function (m) { return [m.model_id, m]; }) : []);
 
   const sourceById = new Map(sources.rows.map(function (s) { return [s.source_id, s]; }));
   const groupBy = function (rows, key) {
@@ -422,7 +424,7 @@
       if (column === "emissions_tco2e") {
         const basis = isMissing(run.emissions_basis) ? "" : ", " + run.emissions_basis;
         items.push(["emissions (tCO2e" + basis + ")", emissionsContent(run)]);
-      } else if (typeof run[column] === "number") {
+      } else if (typeof run[column] === "number" && !/(^|_)year$/.test(column)) {
         items.push([labelWithUnit(column), figureContent(run, column, unitOf("training_runs", column))]);
       } else {
         items.push([labelWithUnit(column), document.createTextNode(String(run[column]))]);
@@ -613,6 +615,38 @@
     return ids.size ? list : el("p", { className: "muted", text: "No sources recorded." });
   }
 
+  // The model's headline training figure: the value, who published it, what it covers, and why it was chosen.
+  function headlineSummary(info) {
+    const box = el("div", { className: "headline-summary", id: "headline-summary" });
+    if (isMissing(info.training_tco2e)) {
+      box.append(el("p", { className: "muted", text: "No pretraining emissions figure or estimate for this model." }));
+    } else {
+      const estimated = info.training_origin === "estimated";
+      box.append(el("p", {}, [el("strong", { text: "Training emissions (headline): " }),
+        estimated ? el("span", { className: "figure figure-estimated" }, ["\u2248\u00a0",
+          quantity(info.training_tco2e, "tCO2e", true), " ", badge("estimated")]) : quantity(info.training_tco2e, "tCO2e"),
+        isMissing(info.training_low_tco2e) ? "" : " (" + formatNumber(info.training_low_tco2e) + "\u2013"
+          + formatNumber(info.training_high_tco2e) + ")",
+        " \u00b7 " + [info.training_disclosure_type, info.training_boundary, info.training_basis]
+          .filter(function (v) { return !isMissing(v); }).join(", "), " \u00b7 ",
+        sourceLink(info.training_source_url, info.training_source_id)]));
+      if (!isMissing(info.training_model_id) && info.training_model_id !== info.model_id) {
+        box.append(el("p", { className: "muted", text: "The pretraining of its base model, " + info.training_model_id + "." }));
+      }
+      if (!isMissing(info.training_headline_reason)) {
+        box.append(el("p", { className: "headline-reason", text: "Why this figure: " + info.training_headline_reason }));
+      }
+    }
+    [["lifecycle_tco2e", "Life cycle (published)", "lifecycle_boundary"], ["total_tco2e", "Several stages (published)",
+      "total_boundary"], ["development_tco2e", "Development (published)", null]].forEach(function (item) {
+      if (!isMissing(info[item[0]])) {
+        box.append(el("p", {}, [item[1] + ": ", quantity(info[item[0]], "tCO2e"),
+          item[2] && !isMissing(info[item[2]]) ? " (" + info[item[2]] + ")" : ""]));
+      }
+    });
+    return box;
+  }
+
   function renderDetail(modelId, section) {
     const modelRuns = runsByModel.get(modelId) || [];
     const modelDisclosures = disclosuresByModel.get(modelId) || [];
@@ -625,12 +659,15 @@
       return;
     }
     const first = modelRuns[0] || modelDisclosures[0];
-    title.textContent = first.model_name || modelId;
-    document.title = (first.model_name || modelId) + " \u2014 AI emissions disclosures";
+    const info = modelById.get(modelId);
+    const name = (info && info.model_name) || first.model_name || modelId;
+    title.textContent = name;
+    document.title = name + " \u2014 AI emissions disclosures";
     body.append(el("p", { className: "model-meta" }, [
-      el("code", { text: modelId }), " \u00b7 " + (first.organization || "organization unknown"),
-      isMissing(first.year) ? "" : " \u00b7 " + first.year,
+      el("code", { text: modelId }), " \u00b7 " + ((info && info.organization) || first.organization
+        || "organization unknown"), isMissing(first.year) ? "" : " \u00b7 " + first.year,
     ]));
+    if (info) body.append(headlineSummary(info));
 
     body.append(el("h3", { id: "detail-runs", text: "Runs by stage, the headline first" }));
     const cards = el("div", { className: "run-cards" });
