@@ -71,7 +71,10 @@ ranked as (
         *,
         row_number() over (
             partition by model_id, stage
-            order by not is_eligible, tier, boundary_rank, basis_rank, source_published_date desc nulls last,
+            -- the developer's latest word (a revised card), but a restatement closest to the original
+            order by not is_eligible, tier, boundary_rank, basis_rank,
+                     if(tier <= 1, source_published_date, null) desc nulls last,
+                     if(tier > 1, source_published_date, null) asc nulls last,
                      source_id, run_id
         ) as precedence,
         count(*) over (partition by model_id, stage) as n_runs

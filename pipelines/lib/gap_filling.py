@@ -227,8 +227,10 @@ def estimate_all(runs: pd.DataFrame, epoch_models: pd.DataFrame, registry: Model
     for (model_id, stage), group in sorted(by_group.items()):
         if (model_id, stage) in usable_disclosed:
             continue
-        # the inputs a careful reader would take: the developer's own, the original, the most complete
+        # the inputs a careful reader would take: the developer's own, the original, the run covering the most
+        # (a whole stage rather than a sub-stage such as a context extension), the most complete
         best = sorted(group, key=lambda r: (r["disclosure_type"] != "first-party", not r["is_primary"],
+                                            -(_clean(r.get("energy_kwh")) or 0), -(_clean(r.get("chip_hours")) or 0),
                                             -_input_count(r), str(r.get("source_published_date") or ""),
                                             r["run_id"]))[0]
         inputs, origin = _inputs(best, registry, reference)
