@@ -91,6 +91,9 @@ class TrainingRuns(ContractModel):
     has_conflict: Series[bool] = col("Another disclosed run of the same model, stage and boundary gives a "
                                      "different emissions figure (see conflicts)")
     n_sources: Series[pd.Int64Dtype] = col("Sources reporting this model and stage", ge=0)
+    is_excluded: Series[bool] = col("The run's emissions figure can never be a headline: superseded, flagged by a "
+                                    "curator, or more than 3x away from its own document's arithmetic (the reason "
+                                    "is in headline_reason)")
     precedence: Series[pd.Int64Dtype] = col("Rank of the run among its model and stage's runs by the headline "
                                             "rules (1 = preferred)", ge=1)
     is_headline: Series[bool] = col("The run a researcher should cite for this model and stage; at most one per "

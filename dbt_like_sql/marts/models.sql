@@ -44,17 +44,17 @@ own_training as (
 ),
 
 published as (
-    -- the best published run per model and stage (precedence among disclosed runs with emissions)
+    -- the best published run per model and stage (precedence among usable disclosed runs with emissions)
     select *
     from training_runs
-    where emissions_origin = 'disclosed'
+    where emissions_origin = 'disclosed' and not is_excluded
     qualify row_number() over (partition by model_id, stage order by precedence) = 1
 ),
 
 lifecycle as (
     select *
     from training_runs
-    where emissions_origin = 'disclosed'
+    where emissions_origin = 'disclosed' and not is_excluded
       and (boundary in ('includes embodied hardware', 'includes use') or emissions_basis = 'lifecycle')
     qualify row_number() over (partition by model_id order by precedence, stage) = 1
 ),
@@ -151,7 +151,10 @@ select
     m.citation
 from all_models as m
 left join own_training as t using (model_id)
-left join own_training as b on t.run_id is null and b.model_id = m.base_model_id
+left join model_registry as base on base.model_id = m.base_model_id
+left join own_training as b on t.run_id is null
+    and b.model_id = (select coalesce(min(o.model_id), base.base_model_id) from own_training as o
+                      where o.model_id = m.base_model_id)
 left join lifecycle as l using (model_id)
 left join published as d on d.model_id = m.model_id and d.stage = 'development'
 left join preferred as f on f.model_id = m.model_id and f.stage = 'fine-tuning'

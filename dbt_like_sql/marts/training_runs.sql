@@ -191,6 +191,7 @@ select
     has_conflict,
     count(distinct source_id) filter (where emissions_origin is distinct from 'estimated')
         over (partition by model_id, stage) as n_sources,
+    not is_eligible and emissions_tco2e is not null as is_excluded,
     precedence,
     is_headline,
     case
