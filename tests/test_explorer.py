@@ -56,7 +56,8 @@ def _run(model_id, model_name, organization, stage, **figures):
     return {"run_id": f"{model_id}@{stage}", "model_id": model_id, "model_name": model_name,
             "organization": organization, "stage": stage, "is_restatement": False,
             "disclosure_type": "estimate" if estimated else "first-party", "is_primary": not estimated,
-            "is_aggregate": False, "has_conflict": False, "n_sources": 1, "precedence": 1, "is_headline": True,
+            "is_aggregate": False, "has_conflict": False, "n_sources": 1, "is_excluded": False, "precedence": 1,
+            "is_headline": True,
             "headline_reason": "this project's estimate" if estimated else "first-party original figure", **figures}
 
 
