@@ -39,7 +39,8 @@ class Models(ContractModel):
                                          "no pretraining run of its own", nullable=True)
     training_low_tco2e: Series[float] = col("Low end of the estimate's central 80 % interval (estimated training only)",
                                             unit="tCO2e", nullable=True, ge=0)
-    training_high_tco2e: Series[float] = col("High end of the estimate's central 80 % interval (estimated training only)",
+    training_high_tco2e: Series[float] = col("High end of the estimate's central 80 % interval (estimated training "
+                                             "only)",
                                              unit="tCO2e", nullable=True, ge=0)
     training_headline_reason: Series[str] = col("Why that run was chosen", nullable=True)
     lifecycle_tco2e: Series[float] = col("Published figure including embodied hardware or use (life cycle)",

@@ -223,11 +223,13 @@ def test_a_curator_flag_keeps_a_figure_out_of_the_headline_with_its_reason(wareh
     (chosen,) = headline(warehouse, "acme/flagged")
     assert chosen["emissions_tco2e"] == 50  # the remaining published figure beats an estimate
     # the flagged figure stays in the disclosures
-    assert rows(warehouse, "select count(*) as n from disclosures where model_id = 'acme/flagged' and value = 500")[0]["n"] == 1
+    kept = rows(warehouse, "select count(*) as n from disclosures where model_id = 'acme/flagged' and value = 500")
+    assert kept[0]["n"] == 1
 
 
 def test_first_party_when_the_source_is_the_developer_and_copies_are_not_primary(warehouse):
-    by_source = {r["source_id"]: r for r in rows(warehouse, "select * from training_runs where model_id = 'acme/small'")}
+    small = rows(warehouse, "select * from training_runs where model_id = 'acme/small'")
+    by_source = {r["source_id"]: r for r in small}
     # the family report names the developer by an alias ("Acme Labs"): still first-party
     assert by_source["dev_paper"]["disclosure_type"] == "first-party" and by_source["dev_paper"]["is_primary"]
     assert by_source["other_paper"]["disclosure_type"] == "third-party"

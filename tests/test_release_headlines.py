@@ -36,7 +36,7 @@ def printed(source_id: str, model_id: str, locator_start: str) -> str:
     data = yaml.safe_load((REPO / "data" / "curated" / f"{source_id}.yaml").read_text())
     for run in data["runs"]:
         for fig in run["figures"]:
-            if run["model_id"] == model_id and fig["metric"] == "emissions" and fig["locator"].startswith(locator_start):
+            if (run["model_id"], fig["metric"]) == (model_id, "emissions") and fig["locator"].startswith(locator_start):
                 return fig["value"]
     raise LookupError((source_id, model_id, locator_start))
 
@@ -71,7 +71,8 @@ def test_bloom_is_one_model_with_its_final_run_and_life_cycle_figures(con):
     # two first-party life-cycle studies (the carbon paper and the BLOOM paper): the figure is its source's own
     lifecycle_locators = {"luccioni2022_bloom": "Abstract (life", "bigscience2022_bloom_paper": "Sec. 3.5.1, second"}
     source = row["lifecycle_source_id"]
-    assert row["lifecycle_tco2e"] == pytest.approx(number(printed(source, "bigscience/bloom", lifecycle_locators[source])))
+    expected = number(printed(source, "bigscience/bloom", lifecycle_locators[source]))
+    assert row["lifecycle_tco2e"] == pytest.approx(expected)
     assert row["training_location"] == "FR" and row["epoch_name"] == "BLOOM-176B"
 
 

@@ -9,8 +9,8 @@ from dagster_duckdb import DuckDBResource
 
 from pipelines.defs.resources import PathsResource
 from pipelines.lib import curated, warehouse
-from pipelines.lib.model_registry import load_model_registry
 from pipelines.lib.card_figures import PARSER_VERSION, build_card_tables
+from pipelines.lib.model_registry import load_model_registry
 from pipelines.lib.normalize import FIGURE_COLUMNS, QUARANTINE_COLUMNS, quarantine_row
 from pipelines.lib.paper_tables import cross_check, extract_source
 from pipelines.lib.snapshots import SnapshotStore
