@@ -6,9 +6,11 @@ import logging
 import math
 from pathlib import Path
 
+import dagster as dg
 import pytest
 from hub_emulator import HubEmulator, corpus_cards, front_matter, generated_card
 
+from pipelines.defs.resources import NetworkResource
 from pipelines.lib.http import FetchPolicy
 from pipelines.lib.hub import HubIngestor, is_valid_repo_id, load_watchlist
 from pipelines.lib.snapshots import SnapshotStore
@@ -238,14 +240,24 @@ def test_watchlist_loader_rejects_bad_entries(tmp_path):
         load_watchlist(bad)
 
 
-def test_from_env_reads_endpoint_and_token(tmp_path):
-    env = {"HF_ENDPOINT": "http://127.0.0.1:9/", "HF_TOKEN": "hf_env_token"}
-    ingestor = HubIngestor.from_env(SnapshotStore(tmp_path), environ=env, watchlist=[])
-    assert ingestor.endpoint == "http://127.0.0.1:9"
-    assert "hf_env_token" not in repr(ingestor)
-    default = HubIngestor.from_env(SnapshotStore(tmp_path / "b"), environ={})
-    assert default.endpoint == "https://huggingface.co"
-    assert default.watchlist == load_watchlist()
+def test_the_network_resource_reads_endpoint_token_and_budget_from_the_environment(monkeypatch):
+    env = {"HF_ENDPOINT": "http://127.0.0.1:9", "HF_TOKEN": "hf_env_token", "AI_EMISSIONS_NETWORK_BUDGET_S": "7"}
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    resource = NetworkResource.from_env(env)
+    assert "hf_env_token" not in repr(resource)  # the run's configuration names the variable, not its value
+    seen = {}
+
+    @dg.asset
+    def probe(network: NetworkResource) -> None:
+        seen.update(endpoint=network.hub_endpoint, token=network.hub_token, budget=network.budget_s,
+                    offline=network.offline, left=network.seconds_left())
+
+    assert dg.materialize([probe], resources={"network": resource}).success
+    assert seen["endpoint"] == "http://127.0.0.1:9" and seen["token"] == "hf_env_token"
+    assert (seen["budget"], seen["offline"]) == (7, False) and 0 < seen["left"] <= 7
+    default = NetworkResource.from_env({})
+    assert (default.hub_endpoint, default.hub_token, default.budget_s) == ("https://huggingface.co", None, 100)
 
 
 @pytest.mark.parametrize("repo_id", ["bigscience/bloom", "gpt2", "org/model.v1_2-x", "a/b"])

@@ -36,7 +36,7 @@ import os
 import re
 import time
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -175,25 +175,6 @@ class HubIngestor:
 
     def __repr__(self) -> str:  # the token stays out of reprs
         return f"HubIngestor(endpoint={self.endpoint!r}, watchlist={len(self.watchlist)} repos)"
-
-    @classmethod
-    def from_env(
-        cls,
-        store: SnapshotStore,
-        *,
-        watchlist: Sequence[str] | None = None,
-        environ: Mapping[str, str] | None = None,
-        **kwargs: Any,
-    ) -> HubIngestor:
-        """Endpoint from ``HF_ENDPOINT``, token from ``HF_TOKEN``, watchlist from the data file."""
-        env = os.environ if environ is None else environ
-        return cls(
-            store,
-            endpoint=env.get("HF_ENDPOINT") or DEFAULT_ENDPOINT,
-            token=env.get("HF_TOKEN") or None,
-            watchlist=load_watchlist() if watchlist is None else watchlist,
-            **kwargs,
-        )
 
     # -- public API ------------------------------------------------------------------------
 

@@ -43,14 +43,6 @@ def offline(environ: Mapping[str, str] | None = None) -> bool:
     return env.get("AI_EMISSIONS_OFFLINE", "").strip().lower() in ("1", "true", "yes")
 
 
-def hub_endpoint() -> str:
-    return (os.environ.get("HF_ENDPOINT") or DEFAULT_HUB_ENDPOINT).rstrip("/")
-
-
-def hub_token() -> str | None:
-    return os.environ.get("HF_TOKEN") or None
-
-
 def ensure_dagster_home() -> Path:
     """A project-local DAGSTER_HOME with telemetry off, unless the caller set one."""
     home = Path(os.environ.get("DAGSTER_HOME") or PROJECT_ROOT / ".dagster_home").resolve()
