@@ -225,7 +225,7 @@ def build_card_tables(con, store, *, workers: int) -> CardTables:
     Each card is parsed once per parser version: a card whose snapshot and parser version are in the cache keeps
     its rows; an unreadable stored card becomes a quarantine row. Rows come in card order (by repo id), each
     card's rows in the parser's order."""
-    # imported here, not at the top: the parsing workers import this module and need neither (0.1 s, 50 MB each)
+    # imported here, not at the top: parsing a card (`parse-card`, the tests) needs neither
     import pyarrow as pa
 
     from pipelines.lib import warehouse
