@@ -40,7 +40,9 @@ def _short(text: str, limit: int = 34) -> str:
 
 def emissions_by_year(runs: list[dict], path: Path) -> None:
     plt = _pyplot()
-    rows = [r for r in runs if r["emissions_tco2e"] and r["year"] and r["stage"] != "inference"]
+    # headline runs only (when the release marks them): each training counted once
+    rows = [r for r in runs if r["emissions_tco2e"] and r["year"] and r["stage"] != "inference"
+            and r.get("is_headline", True)]
     counts: dict[str, int] = {}
     for r in rows:
         counts[r["organization"]] = counts.get(r["organization"], 0) + 1
@@ -93,11 +95,11 @@ def scorecard(table: list[dict], path: Path) -> None:
 
 def backtest(table: list[dict], path: Path) -> None:
     plt = _pyplot()
-    rows = [r for r in table if r.get("disclosed_tco2e") and r.get("estimated_tco2e")]
+    rows = [r for r in table if r.get("disclosed_tco2e") and r.get("estimate_tco2e")]
     fig, ax = plt.subplots(figsize=(6, 6))
     if rows:
         xs = [r["disclosed_tco2e"] for r in rows]
-        ys = [r["estimated_tco2e"] for r in rows]
+        ys = [r["estimate_tco2e"] for r in rows]
         ax.scatter(xs, ys, s=20)
         lo, hi = min(xs + ys) / 1.5, max(xs + ys) * 1.5
         ax.plot([lo, hi], [lo, hi], color="0.3", linewidth=0.8, label="estimate = disclosed")
@@ -119,9 +121,9 @@ _PLAN = [("emissions_by_year.png", emissions_by_year, "training_runs"),
 # the columns each plot reads
 _COLUMNS = {
     "training_runs": ["organization", "year", "stage", "emissions_tco2e", "emissions_origin", "estimate_low_tco2e",
-                      "estimate_high_tco2e"],
+                      "estimate_high_tco2e", "is_headline"],
     "disclosure_scorecard": ["level", "organization", "model_count", "disclosed_item_count", *SCORECARD_ITEMS],
-    "backtest": ["disclosed_tco2e", "estimated_tco2e"],
+    "backtest": ["disclosed_tco2e", "estimate_tco2e"],
 }
 
 
@@ -142,4 +144,3 @@ def _plotted_rows(tables: Mapping[str, pa.Table]) -> dict[str, list[dict]]:
 def write_plots(folder: Path, tables: Mapping[str, pa.Table]) -> list[str]:
     """Draw every plot whose tables are in the release; returns the file names written."""
     return _draw(folder, _plotted_rows(tables))
-
