@@ -26,7 +26,6 @@ import random
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from datetime import UTC, datetime, timedelta
 from importlib import metadata
@@ -35,9 +34,9 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))
 
-# Self-contained: the other benchmarks' helpers import Hub internals that are being reorganized.
+from bench_hub_refresh import RESULTS, write_section  # noqa: E402  (the section writer every benchmark shares)
+from bench_pipeline_refresh import TreeMemory  # noqa: E402  (process-tree PSS, as the pipeline benchmark measures it)
 
-RESULTS = REPO_ROOT / "benchmarks" / "RESULTS.md"
 SECTION = "## Hub card dump (`benchmarks/bench_hub_dump.py`)"
 TARGET_SECONDS = 15 * 60
 TARGET_PEAK_MB = 2048
@@ -183,56 +182,6 @@ def child(folder: str, home: str) -> None:
                           "unchanged": report.cards_unchanged, "parsed": tables.parsed, "reused": tables.reused,
                           "figures": figures, "models_with_emissions": with_figures,
                           "errors": report.errors[:3], "t": time.time()}), flush=True)
-
-
-class TreeMemory:
-    """Peak PSS of a process and all its descendants (shared pages split between their users), sampled in a
-    background thread; `samples` holds (epoch seconds, bytes)."""
-
-    def __init__(self, pid: int, interval_s: float = 0.02) -> None:
-        import psutil
-
-        self.root = psutil.Process(pid)
-        self.peak = 0
-        self.samples: list[tuple[float, int]] = []
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._sample, args=(interval_s,), daemon=True)
-        self._thread.start()
-
-    def _sample(self, interval_s: float) -> None:
-        import psutil
-
-        while not self._stop.is_set():
-            try:
-                processes = [self.root, *self.root.children(recursive=True)]
-            except psutil.Error:
-                return
-            total = 0
-            for process in processes:
-                try:
-                    total += process.memory_full_info().pss
-                except psutil.Error:
-                    continue
-            self.peak = max(self.peak, total)
-            self.samples.append((time.time(), total))
-            self._stop.wait(interval_s)
-
-    def stop(self) -> float:
-        self._stop.set()
-        self._thread.join()
-        return self.peak / 2**20
-
-
-def write_section(title: str, section: str) -> None:
-    """Replace the section headed `title` in RESULTS.md (or append it); the other sections stay as they are."""
-    text = RESULTS.read_text(encoding="utf-8") if RESULTS.exists() else "# Benchmarks\n"
-    start = text.find(title)
-    if start >= 0:
-        end = text.find("\n## ", start + len(title))
-        text = text[:start] + section.rstrip("\n") + "\n" + (text[end:] if end >= 0 else "")
-    else:
-        text = text.rstrip("\n") + "\n\n" + section.rstrip("\n") + "\n"
-    RESULTS.write_text(text, encoding="utf-8")
 
 
 def measure(folder: Path, home: Path) -> tuple[list[dict], float, list[float], float]:
