@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, Validation
 
 from pipelines.lib import units
 from pipelines.lib.normalize import normalized_value
+from schemas._fields import BOUNDARIES
 
 STAGES = ("pretraining", "fine-tuning", "development", "inference", "total")
 BASES = ("location-based", "market-based", "operational", "lifecycle", "unspecified")
@@ -24,11 +25,8 @@ SOURCE_KINDS = ("paper", "model_card", "technical_report", "web_page", "dataset"
 
 Stage = Literal["pretraining", "fine-tuning", "development", "inference", "total"]
 Basis = Literal["location-based", "market-based", "operational", "lifecycle", "unspecified"]
-# what a run's figures cover, from the narrowest to the widest
-BOUNDARIES = ("final run only", "includes development and experiments", "includes idle and infrastructure",
-              "includes embodied hardware", "includes use")
-Boundary = Literal["final run only", "includes development and experiments", "includes idle and infrastructure",
-                   "includes embodied hardware", "includes use"]
+# what a run's figures cover (the published contract's list)
+Boundary = Literal[tuple(BOUNDARIES)]
 Metric = Literal["emissions", "energy", "chip_hours", "power", "tdp", "pue", "carbon_intensity", "chip_count",
                  "duration", "water"]
 Slug = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_]*$", max_length=80)]
@@ -132,7 +130,7 @@ class Run(_Strict):
     is_pue_included: bool | None = None
     is_idle_included: bool | None = None
     is_embodied_included: bool | None = None
-    # what the run's figures cover, when the flags above do not say it (see BOUNDARIES)
+    # what the run's figures cover, when the flags above do not say it (one of schemas._fields.BOUNDARIES)
     boundary: Boundary | None = None
     # other stages' runs this run's figures already include (LLaMA's development total includes its final
     # runs): such a run is not a headline while those runs have one (no training counted twice)
