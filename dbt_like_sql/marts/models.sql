@@ -43,6 +43,17 @@ own_training as (
     select * from preferred where stage = 'pretraining'
 ),
 
+inherited as (
+    -- the pretraining a model without its own run stands on: its base model's, else that model's base's
+    -- (a quantized copy of an instruct model of a base)
+    select m.model_id, coalesce(b1.run_id, b2.run_id) as run_id
+    from model_registry as m
+    left join own_training as b1 on b1.model_id = m.base_model_id
+    left join model_registry as mb on mb.model_id = m.base_model_id
+    left join own_training as b2 on b2.model_id = mb.base_model_id
+    where m.base_model_id is not null
+),
+
 published as (
     -- the best published run per model and stage (precedence among usable disclosed runs with emissions)
     select *
@@ -151,10 +162,8 @@ select
     m.citation
 from all_models as m
 left join own_training as t using (model_id)
-left join model_registry as base on base.model_id = m.base_model_id
-left join own_training as b on t.run_id is null
-    and b.model_id = (select coalesce(min(o.model_id), base.base_model_id) from own_training as o
-                      where o.model_id = m.base_model_id)
+left join inherited as h using (model_id)
+left join own_training as b on t.run_id is null and b.run_id = h.run_id
 left join lifecycle as l using (model_id)
 left join published as d on d.model_id = m.model_id and d.stage = 'development'
 left join preferred as f on f.model_id = m.model_id and f.stage = 'fine-tuning'
